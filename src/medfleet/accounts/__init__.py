@@ -1,0 +1,1 @@
+"""Organizations, sites, departments, users, roles, authentication and e-signatures."""

@@ -1,0 +1,1 @@
+"""Tamper-evident audit trail: hash-chained events, signed checkpoints, verification, export."""

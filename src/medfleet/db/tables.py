@@ -1,0 +1,14 @@
+"""Imports every domain's tables so that ``Base.metadata`` is complete.
+
+Alembic's autogenerate and the drift test compare the migrations against this metadata.
+"""
+
+from __future__ import annotations
+
+from medfleet.accounts import tables as accounts_tables
+from medfleet.audit import tables as audit_tables
+from medfleet.changes import tables as changes_tables
+from medfleet.db.base import Base
+
+metadata = Base.metadata
+__all__ = ["accounts_tables", "audit_tables", "changes_tables", "metadata"]
