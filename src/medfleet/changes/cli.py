@@ -1,0 +1,124 @@
+"""``medfleet changes``: change requests and their electronic signatures."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+from rich.panel import Panel
+from rich.text import Text
+
+from medfleet.accounts.auth import authenticate
+from medfleet.accounts.signatures import parse_meaning, signatures_for
+from medfleet.changes import service
+from medfleet.changes.render import change_dict, render_text
+from medfleet.cli.context import DataDir, Json, UserOption, open_runtime, sign_in
+from medfleet.cli.output import console, emit_json, handle_errors, read_secret, report
+from medfleet.db.engine import transaction
+
+app = typer.Typer(help="Change requests and e-signatures.", no_args_is_help=True)
+
+
+@app.command("create")
+@handle_errors
+def create_command(
+    title: str, user: UserOption,
+    description: Annotated[str, typer.Option("--description", "-m")] = "",
+    data_dir: DataDir = None, as_json: Json = False,
+) -> None:
+    """Open a change request authored by --user."""
+    runtime = open_runtime(data_dir)
+    try:
+        principal = sign_in(runtime, user)
+        with transaction(runtime.sessions) as session:
+            change = service.create(session, runtime.audit, principal, title, description)
+            document = change_dict(change, [])
+    finally:
+        runtime.close()
+    report(as_json, document, f"opened {document['key']}: {document['title']}")
+
+
+@app.command("edit")
+@handle_errors
+def edit_command(
+    key: str, user: UserOption,
+    title: Annotated[str | None, typer.Option("--title")] = None,
+    description: Annotated[str | None, typer.Option("--description", "-m")] = None,
+    data_dir: DataDir = None, as_json: Json = False,
+) -> None:
+    """Edit a change request; its existing signatures become invalid."""
+    runtime = open_runtime(data_dir)
+    try:
+        principal = sign_in(runtime, user)
+        with transaction(runtime.sessions) as session:
+            change = service.edit(session, runtime.audit, principal, key, title, description)
+            document = change_dict(change, signatures_for(session, change,
+                                                          runtime.trusted_keys()))
+    finally:
+        runtime.close()
+    report(as_json, document, f"edited {document['key']}")
+
+
+@app.command("show")
+@handle_errors
+def show_command(key: str, user: UserOption, data_dir: DataDir = None,
+                 as_json: Json = False) -> None:
+    """Show a change request with every signature and whether it is still valid."""
+    runtime = open_runtime(data_dir)
+    try:
+        principal = sign_in(runtime, user)
+        with transaction(runtime.sessions) as session:
+            change = service.get(session, principal, key)
+            signatures = signatures_for(session, change, runtime.trusted_keys())
+            document, text = change_dict(change, signatures), render_text(change, signatures)
+    finally:
+        runtime.close()
+    if as_json:
+        emit_json(document)
+    else:
+        console.print(Panel(Text(text), title=str(document["key"]), expand=False))
+
+
+@app.command("list")
+@handle_errors
+def list_command(user: UserOption, data_dir: DataDir = None, as_json: Json = False) -> None:
+    """List change requests, newest first."""
+    runtime = open_runtime(data_dir)
+    try:
+        principal = sign_in(runtime, user)
+        with transaction(runtime.sessions) as session:
+            documents = [change_dict(c, signatures_for(session, c, runtime.trusted_keys()))
+                         for c in service.list_all(session, principal)]
+    finally:
+        runtime.close()
+    if as_json:
+        emit_json(documents)
+        return
+    for document in documents:
+        console.print(f"{document['key']}  {document['title']}", highlight=False)
+
+
+@app.command("sign")
+@handle_errors
+def sign_command(
+    key: str, user: UserOption,
+    meaning: Annotated[str, typer.Option(help="authored, reviewed, approved or released")],
+    comment: Annotated[str | None, typer.Option()] = None,
+    data_dir: DataDir = None, as_json: Json = False,
+) -> None:
+    """E-sign a change request; your password is asked again for every signature."""
+    chosen = parse_meaning(meaning)
+    runtime = open_runtime(data_dir)
+    try:
+        password = read_secret(f"password for {user} (signing {key} as {chosen.value})",
+                               os.environ.get("MEDFLEET_PASSWORD"))
+        signer = authenticate(runtime, user, password, purpose="esignature")
+        with transaction(runtime.sessions) as session:
+            service.sign(session, runtime.audit, signer, key, chosen, comment)
+            change = service.get(session, signer, key)
+            document = change_dict(change, signatures_for(session, change,
+                                                          runtime.trusted_keys()))
+    finally:
+        runtime.close()
+    report(as_json, document, f"signed {document['key']} as {chosen.value}")

@@ -1,0 +1,35 @@
+"""Human- and machine-readable renderings of a change request; both carry its signatures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from medfleet.accounts.signatures import SignatureView
+from medfleet.changes.tables import ChangeRequest
+
+
+def change_dict(change: ChangeRequest, signatures: list[SignatureView]) -> dict[str, Any]:
+    """JSON-ready change request, with every signature and its validity."""
+    return {
+        "key": change.key, "id": change.id, "title": change.title,
+        "description": change.description, "author": change.author.username,
+        "created_at": change.created_at.isoformat(), "updated_at": change.updated_at.isoformat(),
+        "signatures": [view.as_dict() for view in signatures],
+        "signature_lines": [view.line() for view in signatures],
+    }
+
+
+def render_text(change: ChangeRequest, signatures: list[SignatureView]) -> str:
+    """Plain text for terminals and printouts; the signature block is never left out."""
+    lines = [
+        f"{change.key}: {change.title}",
+        f"Author: {change.author.full_name} ({change.author.username})",
+        f"Created: {change.created_at:%Y-%m-%d %H:%M} UTC   "
+        f"Updated: {change.updated_at:%Y-%m-%d %H:%M} UTC",
+        "",
+        change.description or "(no description)",
+        "",
+        "Electronic signatures:",
+    ]
+    lines += [f"  {view.line()}" for view in signatures] or ["  (none)"]
+    return "\n".join(lines)

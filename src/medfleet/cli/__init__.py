@@ -1,0 +1,1 @@
+"""The ``medfleet`` command line: one Typer sub-app per domain, assembled in ``app.py``."""

@@ -1,0 +1,39 @@
+"""The ``medfleet`` command: the sub-apps of every domain under one Typer app."""
+
+from __future__ import annotations
+
+import typer
+
+from medfleet import __version__
+from medfleet.accounts.cli import app as accounts_app
+from medfleet.audit.cli import app as audit_app
+from medfleet.changes.cli import app as changes_app
+from medfleet.cli.init import init_command
+from medfleet.cli.serve import serve_command
+from medfleet.db.cli import app as db_app
+from medfleet.sim.cli import demo_command
+
+app = typer.Typer(
+    name="medfleet",
+    help="Regulated software updates for medical-device fleets.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("init")(init_command)
+app.command("serve")(serve_command)
+app.command("demo")(demo_command)
+app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(changes_app, name="changes")
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print the medfleet version."""
+    print(__version__)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,42 @@
+"""Options every command shares, and building the runtime from them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from medfleet.accounts.auth import authenticate
+from medfleet.accounts.model import Principal
+from medfleet.cli.output import read_secret
+from medfleet.config import load_settings
+from medfleet.runtime import Runtime
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", "-d", envvar="MEDFLEET_DATA_DIR",
+                 help="Data directory (default ./medfleet-data).", show_default=False),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
+UserOption = Annotated[
+    str,
+    typer.Option("--user", "-u", envvar="MEDFLEET_USER",
+                 help="Who does this; the password comes from MEDFLEET_PASSWORD or a prompt."),
+]
+
+
+def open_runtime(data_dir: Path | None) -> Runtime:
+    """The runtime for the data directory, from settings, environment and config file."""
+    return Runtime(load_settings(data_dir))
+
+
+def sign_in(runtime: Runtime, username: str, purpose: str = "cli") -> Principal:
+    """Authenticate the CLI user with a password from ``MEDFLEET_PASSWORD`` or a prompt.
+
+    Raises:
+        AuthenticationError: wrong user name or password (counted towards lockout).
+    """
+    password = read_secret(f"password for {username}", os.environ.get("MEDFLEET_PASSWORD"))
+    return authenticate(runtime, username, password, purpose)

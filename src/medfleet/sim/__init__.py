@@ -1,0 +1,1 @@
+"""Simulation: the demo scenario now; the fleet simulator and fault injection later."""
