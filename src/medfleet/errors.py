@@ -34,3 +34,21 @@ class Unauthenticated(MedfleetError):  # noqa: N818
 
 class Unavailable(MedfleetError):  # noqa: N818
     """A dependency (database, key) is not ready."""
+
+
+CATEGORIES: tuple[type[MedfleetError], ...] = (
+    InvalidInput, NotFound, Conflict, Forbidden, Unauthenticated, Unavailable,
+)
+
+
+def category_of(error: MedfleetError) -> type[MedfleetError]:
+    """The most specific category of ``error``: the first one met along its class's MRO.
+
+    A class that overrides its parent's category lists the category first among its bases:
+    ``SeparationOfDutiesError(Forbidden, SignatureError)`` is ``Forbidden`` although
+    ``SignatureError`` is a ``Conflict``. Errors with no category count as ``InvalidInput``.
+    """
+    for klass in type(error).__mro__:
+        if klass in CATEGORIES:
+            return klass
+    return InvalidInput

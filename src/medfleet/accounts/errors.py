@@ -48,5 +48,5 @@ class SignatureError(AccountsError, Conflict):
     """An electronic signature cannot be applied."""
 
 
-class SeparationOfDutiesError(SignatureError, Forbidden):
+class SeparationOfDutiesError(Forbidden, SignatureError):
     """The signer authored the record and may not also approve it."""

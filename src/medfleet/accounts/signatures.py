@@ -174,6 +174,10 @@ def apply_signature(
                 f"{signer.full_name} authored {record.label} and "
                 f"cannot sign it as {meaning.value}: another person must"
             )
+    allowed = ROLES_FOR_MEANING[meaning]
+    if not signer.has_any(*allowed):
+        names = " or ".join(role.value for role in allowed)
+        raise PermissionDeniedError(f"signing as {meaning.value!r} needs the {names} role")
     for previous in existing:
         if (
             previous.user_id == signer.user_id

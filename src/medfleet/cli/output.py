@@ -28,6 +28,7 @@ from medfleet.errors import (
     NotFound,
     Unauthenticated,
     Unavailable,
+    category_of,
 )
 from medfleet.signing.server_key import ServerKeyError
 
@@ -44,22 +45,19 @@ error_console = Console(stderr=True)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_CATEGORY_EXIT: tuple[tuple[type[MedfleetError], int], ...] = (
-    (InvalidInput, EXIT_INVALID),
-    (NotFound, EXIT_NOT_FOUND),
-    (Conflict, EXIT_CONFLICT),
-    (Forbidden, EXIT_DENIED),
-    (Unauthenticated, EXIT_DENIED),
-    (Unavailable, EXIT_NOT_READY),
-)
+_CATEGORY_EXIT: dict[type[MedfleetError], int] = {
+    InvalidInput: EXIT_INVALID,
+    NotFound: EXIT_NOT_FOUND,
+    Conflict: EXIT_CONFLICT,
+    Forbidden: EXIT_DENIED,
+    Unauthenticated: EXIT_DENIED,
+    Unavailable: EXIT_NOT_READY,
+}
 
 
 def exit_code_for(error: MedfleetError) -> int:
-    """The exit code of an error's category (3 when it has none)."""
-    for category, code in _CATEGORY_EXIT:
-        if isinstance(error, category):
-            return code
-    return EXIT_INVALID
+    """The exit code of an error's category."""
+    return _CATEGORY_EXIT[category_of(error)]
 
 
 def fail(message: str, code: int, as_json: bool = False) -> NoReturn:
