@@ -35,27 +35,43 @@ def build_world(rt: Runtime) -> World:
     """Create the world in one transaction and return the principals."""
     with transaction(rt.sessions) as s:
         admin_user = accounts.bootstrap_manufacturer(
-            s, rt.audit, rt.passwords, "Acme Medical",
-            NewUser("root", "Ada Root", PASSWORD, frozenset({Role.ADMIN})))
+            s,
+            rt.audit,
+            rt.passwords,
+            "Acme Medical",
+            NewUser("root", "Ada Root", PASSWORD, frozenset({Role.ADMIN})),
+        )
         admin = principal_of(admin_user)
 
         def user(org_id: int, name: str, full: str, *roles: Role) -> Principal:
-            created = accounts.create_user(s, rt.audit, rt.passwords, admin, org_id,
-                                           NewUser(name, full, PASSWORD, frozenset(roles)))
+            created = accounts.create_user(
+                s,
+                rt.audit,
+                rt.passwords,
+                admin,
+                org_id,
+                NewUser(name, full, PASSWORD, frozenset(roles)),
+            )
             return principal_of(created)
 
         engineer = user(admin.org_id, "eng", "Eve Engineer", Role.ENGINEER)
         qa = user(admin.org_id, "qa", "Quinn Quality", Role.QA_RA)
         auditor = user(admin.org_id, "aud", "Abe Auditor", Role.AUDITOR)
-        a = accounts.create_organization(s, rt.audit, admin, "St. Anna Hospital",
-                                         OrgKind.HOSPITAL)
-        b = accounts.create_organization(s, rt.audit, admin, "Bayview Medical Center",
-                                         OrgKind.HOSPITAL)
+        a = accounts.create_organization(s, rt.audit, admin, "St. Anna Hospital", OrgKind.HOSPITAL)
+        b = accounts.create_organization(
+            s, rt.audit, admin, "Bayview Medical Center", OrgKind.HOSPITAL
+        )
         site_a = accounts.create_site(s, rt.audit, admin, a.id, "Main Campus", "Europe/Berlin")
         site_b = accounts.create_site(s, rt.audit, admin, b.id, "North", "America/New_York")
         return World(
-            admin=admin, engineer=engineer, qa=qa, auditor=auditor,
-            hospital_a=a.id, hospital_b=b.id, site_a=site_a.id, site_b=site_b.id,
+            admin=admin,
+            engineer=engineer,
+            qa=qa,
+            auditor=auditor,
+            hospital_a=a.id,
+            hospital_b=b.id,
+            site_a=site_a.id,
+            site_b=site_b.id,
             biomed_a=user(a.id, "biomed.a", "Bo Biomed", Role.HOSPITAL_BIOMED),
             admin_a=user(a.id, "admin.a", "Al Admin", Role.ADMIN),
             biomed_b=user(b.id, "biomed.b", "Bea Biomed", Role.HOSPITAL_BIOMED),

@@ -40,8 +40,13 @@ CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 64}
 def _pg_reason() -> str | None:
     url = make_url(PG_ADMIN_URL)
     try:
-        with psycopg.connect(host=url.host, port=url.port or 5432, user=url.username,
-                             dbname=url.database, connect_timeout=3):
+        with psycopg.connect(
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username,
+            dbname=url.database,
+            connect_timeout=3,
+        ):
             return None
     except psycopg.OperationalError as exc:
         return f"PostgreSQL not reachable at {url.host}:{url.port}: {str(exc).strip()[:200]}"
@@ -89,8 +94,9 @@ def empty_postgres(url: str) -> None:
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         connection.execute(delete(AuditHeadRow.__table__))
-        connection.execute(insert(AuditHeadRow.__table__).values(
-            id=HEAD_ROW_ID, seq=0, hash=GENESIS_HASH))
+        connection.execute(
+            insert(AuditHeadRow.__table__).values(id=HEAD_ROW_ID, seq=0, hash=GENESIS_HASH)
+        )
     engine.dispose()
 
 

@@ -12,8 +12,13 @@ from medfleet.config import ConfigFileError, load_settings
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("MEDFLEET_DATA_DIR", "MEDFLEET_DATABASE_URL", "MEDFLEET_CONFIG",
-                 "MEDFLEET_BLOB_DIR", "MEDFLEET_LOGIN_MAX_FAILURES"):
+    for name in (
+        "MEDFLEET_DATA_DIR",
+        "MEDFLEET_DATABASE_URL",
+        "MEDFLEET_CONFIG",
+        "MEDFLEET_BLOB_DIR",
+        "MEDFLEET_LOGIN_MAX_FAILURES",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -36,11 +41,13 @@ def test_argument_beats_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert load_settings(tmp_path / "arg").data_dir == (tmp_path / "arg").resolve()
 
 
-def test_config_file_in_data_dir_and_env_override(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_file_in_data_dir_and_env_override(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "medfleet.toml").write_text(
-        '[medfleet]\nlogin_max_failures = 9\n'
-        'database_url = "postgresql+psycopg://postgres@127.0.0.1:5432/x"\n')
+        "[medfleet]\nlogin_max_failures = 9\n"
+        'database_url = "postgresql+psycopg://postgres@127.0.0.1:5432/x"\n'
+    )
     settings = load_settings(tmp_path)
     assert settings.login_max_failures == 9
     assert not settings.is_sqlite
@@ -48,8 +55,7 @@ def test_config_file_in_data_dir_and_env_override(tmp_path: Path,
     assert load_settings(tmp_path).login_max_failures == 4
 
 
-def test_config_file_named_by_environment(tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_file_named_by_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "elsewhere.toml"
     config.write_text("blob_dir = '/srv/blobs'\n")
     monkeypatch.setenv("MEDFLEET_CONFIG", str(config))

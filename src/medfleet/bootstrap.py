@@ -29,9 +29,13 @@ class InitResult:
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
-        return {"data_dir": self.data_dir, "database_url": self.database_url,
-                "server_key_id": self.server_key_id, "manufacturer_id": self.manufacturer_id,
-                "admin_username": self.admin_username}
+        return {
+            "data_dir": self.data_dir,
+            "database_url": self.database_url,
+            "server_key_id": self.server_key_id,
+            "manufacturer_id": self.manufacturer_id,
+            "admin_username": self.admin_username,
+        }
 
 
 def prepare_storage(runtime: Runtime) -> str:
@@ -44,8 +48,13 @@ def prepare_storage(runtime: Runtime) -> str:
     return signer.key_id
 
 
-def initialise(runtime: Runtime, manufacturer: str, admin_username: str, admin_full_name: str,
-               admin_password: str) -> InitResult:
+def initialise(
+    runtime: Runtime,
+    manufacturer: str,
+    admin_username: str,
+    admin_full_name: str,
+    admin_password: str,
+) -> InitResult:
     """Prepare storage, then create the manufacturer and its first admin in one transaction.
 
     Raises:
@@ -56,8 +65,16 @@ def initialise(runtime: Runtime, manufacturer: str, admin_username: str, admin_f
     key_id = prepare_storage(runtime)
     with transaction(runtime.sessions) as session:
         admin = accounts.bootstrap_manufacturer(
-            session, runtime.audit, runtime.passwords, manufacturer,
+            session,
+            runtime.audit,
+            runtime.passwords,
+            manufacturer,
             NewUser(admin_username, admin_full_name, admin_password, frozenset({Role.ADMIN})),
         )
-        return InitResult(str(runtime.settings.data_dir), runtime.db.url.render_as_string(),
-                          key_id, admin.org_id, admin.username)
+        return InitResult(
+            str(runtime.settings.data_dir),
+            runtime.db.url.render_as_string(),
+            key_id,
+            admin.org_id,
+            admin.username,
+        )

@@ -37,7 +37,12 @@ class Unavailable(MedfleetError):  # noqa: N818
 
 
 CATEGORIES: tuple[type[MedfleetError], ...] = (
-    InvalidInput, NotFound, Conflict, Forbidden, Unauthenticated, Unavailable,
+    InvalidInput,
+    NotFound,
+    Conflict,
+    Forbidden,
+    Unauthenticated,
+    Unavailable,
 )
 
 

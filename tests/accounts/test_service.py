@@ -55,34 +55,58 @@ def test_bad_site_time_zone_changes_nothing(runtime: Runtime, world: World) -> N
 
 def test_duplicate_site_and_user_names_conflict(runtime: Runtime, world: World) -> None:
     with pytest.raises(ConflictError), transaction(runtime.sessions) as s:
-        service.create_site(s, runtime.audit, world.admin, world.hospital_a, "Main Campus",
-                            "Europe/Berlin")
+        service.create_site(
+            s, runtime.audit, world.admin, world.hospital_a, "Main Campus", "Europe/Berlin"
+        )
     with pytest.raises(ConflictError, match="taken"), transaction(runtime.sessions) as s:
-        service.create_user(s, runtime.audit, runtime.passwords, world.admin, world.hospital_b,
-                            NewUser("eng", "Other", PASSWORD, frozenset({Role.HOSPITAL_IT})))
+        service.create_user(
+            s,
+            runtime.audit,
+            runtime.passwords,
+            world.admin,
+            world.hospital_b,
+            NewUser("eng", "Other", PASSWORD, frozenset({Role.HOSPITAL_IT})),
+        )
 
 
-@pytest.mark.parametrize(("kind_of_org", "role"), [("hospital", Role.ENGINEER),
-                                                   ("hospital", Role.QA_RA),
-                                                   ("manufacturer", Role.HOSPITAL_BIOMED)])
-def test_roles_must_fit_the_kind_of_organization(runtime: Runtime, world: World,
-                                                 kind_of_org: str, role: Role) -> None:
+@pytest.mark.parametrize(
+    ("kind_of_org", "role"),
+    [("hospital", Role.ENGINEER), ("hospital", Role.QA_RA), ("manufacturer", Role.HOSPITAL_BIOMED)],
+)
+def test_roles_must_fit_the_kind_of_organization(
+    runtime: Runtime, world: World, kind_of_org: str, role: Role
+) -> None:
     org_id = world.hospital_a if kind_of_org == "hospital" else world.admin.org_id
-    with pytest.raises(InvalidInputError, match="not allowed"), \
-            transaction(runtime.sessions) as s:
-        service.create_user(s, runtime.audit, runtime.passwords, world.admin, org_id,
-                            NewUser("newbie", "New Bie", PASSWORD, frozenset({role})))
+    with pytest.raises(InvalidInputError, match="not allowed"), transaction(runtime.sessions) as s:
+        service.create_user(
+            s,
+            runtime.audit,
+            runtime.passwords,
+            world.admin,
+            org_id,
+            NewUser("newbie", "New Bie", PASSWORD, frozenset({role})),
+        )
 
 
 def test_weak_password_and_bad_username_are_refused(runtime: Runtime, world: World) -> None:
-    with pytest.raises(InvalidInputError, match="at least 12"), \
-            transaction(runtime.sessions) as s:
-        service.create_user(s, runtime.audit, runtime.passwords, world.admin, world.hospital_a,
-                            NewUser("shorty", "S", "short", frozenset({Role.HOSPITAL_IT})))
-    with pytest.raises(InvalidInputError, match="user name"), \
-            transaction(runtime.sessions) as s:
-        service.create_user(s, runtime.audit, runtime.passwords, world.admin, world.hospital_a,
-                            NewUser("Bad Name", "B", PASSWORD, frozenset({Role.HOSPITAL_IT})))
+    with pytest.raises(InvalidInputError, match="at least 12"), transaction(runtime.sessions) as s:
+        service.create_user(
+            s,
+            runtime.audit,
+            runtime.passwords,
+            world.admin,
+            world.hospital_a,
+            NewUser("shorty", "S", "short", frozenset({Role.HOSPITAL_IT})),
+        )
+    with pytest.raises(InvalidInputError, match="user name"), transaction(runtime.sessions) as s:
+        service.create_user(
+            s,
+            runtime.audit,
+            runtime.passwords,
+            world.admin,
+            world.hospital_a,
+            NewUser("Bad Name", "B", PASSWORD, frozenset({Role.HOSPITAL_IT})),
+        )
 
 
 def test_hospital_sees_only_itself(runtime: Runtime, world: World) -> None:
@@ -101,29 +125,37 @@ def test_hospital_sees_only_itself(runtime: Runtime, world: World) -> None:
 
 def test_hospital_admin_manages_only_its_own(runtime: Runtime, world: World) -> None:
     with transaction(runtime.sessions) as s:
-        service.create_site(s, runtime.audit, world.admin_a, world.hospital_a, "West",
-                            "Europe/Berlin")
+        service.create_site(
+            s, runtime.audit, world.admin_a, world.hospital_a, "West", "Europe/Berlin"
+        )
     with pytest.raises(NotFoundError), transaction(runtime.sessions) as s:
-        service.create_site(s, runtime.audit, world.admin_a, world.hospital_b, "Sneaky",
-                            "Europe/Berlin")
+        service.create_site(
+            s, runtime.audit, world.admin_a, world.hospital_b, "Sneaky", "Europe/Berlin"
+        )
     with pytest.raises(PermissionDeniedError), transaction(runtime.sessions) as s:
-        service.create_site(s, runtime.audit, world.biomed_a, world.hospital_a, "NoRole",
-                            "Europe/Berlin")
+        service.create_site(
+            s, runtime.audit, world.biomed_a, world.hospital_a, "NoRole", "Europe/Berlin"
+        )
     with pytest.raises(PermissionDeniedError), transaction(runtime.sessions) as s:
-        service.create_organization(s, runtime.audit, world.admin_a, "Hostile",
-                                    OrgKind.HOSPITAL)
+        service.create_organization(s, runtime.audit, world.admin_a, "Hostile", OrgKind.HOSPITAL)
 
 
 def test_second_manufacturer_is_refused(runtime: Runtime, world: World) -> None:
     with pytest.raises(ConflictError), transaction(runtime.sessions) as s:
-        service.bootstrap_manufacturer(s, runtime.audit, runtime.passwords, "Other",
-                                       NewUser("other", "O", PASSWORD, frozenset({Role.ADMIN})))
+        service.bootstrap_manufacturer(
+            s,
+            runtime.audit,
+            runtime.passwords,
+            "Other",
+            NewUser("other", "O", PASSWORD, frozenset({Role.ADMIN})),
+        )
     with pytest.raises(InvalidInputError), transaction(runtime.sessions) as s:
         service.create_organization(s, runtime.audit, world.admin, "Other", OrgKind.MANUFACTURER)
 
 
-def test_lockout_after_repeated_failures_and_release(runtime: Runtime, world: World,
-                                                     clock: FrozenClock) -> None:
+def test_lockout_after_repeated_failures_and_release(
+    runtime: Runtime, world: World, clock: FrozenClock
+) -> None:
     limit = runtime.settings.login_max_failures
     for _ in range(limit):
         with pytest.raises(AuthenticationError):
@@ -133,8 +165,9 @@ def test_lockout_after_repeated_failures_and_release(runtime: Runtime, world: Wo
     clock.advance(timedelta(minutes=runtime.settings.login_lockout_minutes, seconds=1))
     assert authenticate(runtime, "eng", PASSWORD).username == "eng"
     with transaction(runtime.sessions) as s:
-        actions = list(s.scalars(select(AuditEventRow.action)
-                                 .where(AuditEventRow.object_type == "user")))
+        actions = list(
+            s.scalars(select(AuditEventRow.action).where(AuditEventRow.object_type == "user"))
+        )
     assert actions.count("login.failed") == limit - 1
     assert actions.count("user.locked") == 1
 
@@ -154,11 +187,11 @@ def test_unknown_user_gets_the_same_message(runtime: Runtime, world: World) -> N
         authenticate(runtime, "nobody", PASSWORD)
 
 
-def test_tokens_are_stored_hashed_and_expire(runtime: Runtime, world: World,
-                                             clock: FrozenClock) -> None:
+def test_tokens_are_stored_hashed_and_expire(
+    runtime: Runtime, world: World, clock: FrozenClock
+) -> None:
     with transaction(runtime.sessions) as s:
-        token = service.issue_token(s, runtime.audit, world.biomed_a, "laptop",
-                                    timedelta(hours=1))
+        token = service.issue_token(s, runtime.audit, world.biomed_a, "laptop", timedelta(hours=1))
     with transaction(runtime.sessions) as s:
         stored = list(s.scalars(select(ApiToken.token_sha256)))
         assert stored == [token_digest(token)]

@@ -30,12 +30,16 @@ def world(runtime: Runtime) -> World:
 @pytest.fixture
 def key(runtime: Runtime, world: World) -> str:
     with transaction(runtime.sessions) as s:
-        return changes.create(s, runtime.audit, world.engineer, "Fix alarm latency",
-                              "Occlusion alarm is late below 1 ml/h.").key
+        return changes.create(
+            s,
+            runtime.audit,
+            world.engineer,
+            "Fix alarm latency",
+            "Occlusion alarm is late below 1 ml/h.",
+        ).key
 
 
-def _sign(rt: Runtime, username: str, key: str, meaning: Meaning,
-          password: str = PASSWORD) -> None:
+def _sign(rt: Runtime, username: str, key: str, meaning: Meaning, password: str = PASSWORD) -> None:
     signer = authenticate(rt, username, password, purpose="esignature")
     with transaction(rt.sessions) as s:
         changes.sign(s, rt.audit, signer, key, meaning)
@@ -44,30 +48,31 @@ def _sign(rt: Runtime, username: str, key: str, meaning: Meaning,
 def _views(rt: Runtime, world: World, key: str) -> list[tuple[str, str, bool]]:
     with transaction(rt.sessions) as s:
         change = changes.get(s, world.engineer, key)
-        return [(v.username, v.meaning, v.valid)
-                for v in signatures_for(s, change, rt.trusted_keys())]
+        return [
+            (v.username, v.meaning, v.valid) for v in signatures_for(s, change, rt.trusted_keys())
+        ]
 
 
 def test_signature_records_name_time_meaning_and_content_hash(
-        runtime: Runtime, world: World, key: str, clock: FrozenClock) -> None:
+    runtime: Runtime, world: World, key: str, clock: FrozenClock
+) -> None:
     _sign(runtime, "eng", key, Meaning.AUTHORED)
     with transaction(runtime.sessions) as s:
         row = s.scalars(select(ElectronicSignature)).one()
         change = changes.get(s, world.engineer, key)
-        assert (row.printed_name, row.username, row.meaning) == ("Eve Engineer", "eng",
-                                                                 "authored")
+        assert (row.printed_name, row.username, row.meaning) == ("Eve Engineer", "eng", "authored")
         assert row.signed_at == clock.now()
         assert row.content_sha256 == content_sha256(change)
 
 
-def test_author_cannot_approve_but_someone_else_can(runtime: Runtime, world: World,
-                                                     key: str) -> None:
+def test_author_cannot_approve_but_someone_else_can(
+    runtime: Runtime, world: World, key: str
+) -> None:
     _sign(runtime, "eng", key, Meaning.AUTHORED)
     with pytest.raises(SeparationOfDutiesError, match="cannot sign it as approved"):
         _sign(runtime, "eng", key, Meaning.APPROVED)
     _sign(runtime, "qa", key, Meaning.APPROVED)
-    assert _views(runtime, world, key) == [("eng", "authored", True),
-                                           ("qa", "approved", True)]
+    assert _views(runtime, world, key) == [("eng", "authored", True), ("qa", "approved", True)]
 
 
 def test_co_author_cannot_approve(runtime: Runtime, world: World, key: str) -> None:
@@ -93,8 +98,9 @@ def test_same_signature_twice_is_refused(runtime: Runtime, world: World, key: st
         _sign(runtime, "eng", key, Meaning.AUTHORED)
 
 
-def test_editing_the_record_invalidates_its_signatures(runtime: Runtime, world: World,
-                                                        key: str) -> None:
+def test_editing_the_record_invalidates_its_signatures(
+    runtime: Runtime, world: World, key: str
+) -> None:
     _sign(runtime, "eng", key, Meaning.AUTHORED)
     _sign(runtime, "qa", key, Meaning.APPROVED)
     with transaction(runtime.sessions) as s:
@@ -104,8 +110,9 @@ def test_editing_the_record_invalidates_its_signatures(runtime: Runtime, world: 
     assert _views(runtime, world, key)[-1] == ("eng", "authored", True)
 
 
-def test_a_signature_row_forged_in_the_database_is_invalid(runtime: Runtime, world: World,
-                                                           key: str) -> None:
+def test_a_signature_row_forged_in_the_database_is_invalid(
+    runtime: Runtime, world: World, key: str
+) -> None:
     _sign(runtime, "eng", key, Meaning.AUTHORED)
     with transaction(runtime.sessions) as s:
         s.execute(text("UPDATE e_signature SET printed_name = 'Quinn Quality'"))
@@ -117,9 +124,10 @@ def test_a_signature_row_forged_in_the_database_is_invalid(runtime: Runtime, wor
     assert "INVALID" in view.line()
 
 
-def test_hospital_user_cannot_sign_manufacturer_records(runtime: Runtime, world: World,
-                                                        key: str) -> None:
-    with pytest.raises(Exception, match="not found|belong"):
+def test_hospital_user_cannot_sign_manufacturer_records(
+    runtime: Runtime, world: World, key: str
+) -> None:
+    with pytest.raises(Exception, match=r"not found|belong"):
         _sign(runtime, "admin.a", key, Meaning.AUTHORED)
     with transaction(runtime.sessions) as s:
         assert s.scalar(select(func.count()).select_from(ElectronicSignature)) == 0

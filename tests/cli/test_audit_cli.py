@@ -25,15 +25,26 @@ from medfleet.runtime import Runtime
 ADMIN_PASSWORD = "initial admin password"
 
 
-def medfleet(settings: Settings, *args: str, extra_env: dict[str, str] | None = None
-             ) -> subprocess.CompletedProcess[str]:
+def medfleet(
+    settings: Settings, *args: str, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     executable = shutil.which("medfleet", path=str(Path(os.sys.executable).parent))
     assert executable, "the medfleet console script is not installed in this environment"
-    env = {**os.environ, "MEDFLEET_DATABASE_URL": settings.database_url,
-           "MEDFLEET_ARGON2_TIME_COST": "1", "MEDFLEET_ARGON2_MEMORY_KIB": "64",
-           **(extra_env or {})}
-    return subprocess.run([executable, *args, "--data-dir", str(settings.data_dir)],
-                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    env = {
+        **os.environ,
+        "MEDFLEET_DATABASE_URL": settings.database_url,
+        "MEDFLEET_ARGON2_TIME_COST": "1",
+        "MEDFLEET_ARGON2_MEMORY_KIB": "64",
+        **(extra_env or {}),
+    }
+    return subprocess.run(
+        [executable, *args, "--data-dir", str(settings.data_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
 
 
 def verify(settings: Settings) -> tuple[int, dict[str, Any]]:
@@ -50,8 +61,14 @@ def sql(settings: Settings, statement: str) -> None:
 
 @pytest.fixture
 def initialised(settings: Settings) -> Settings:
-    done = medfleet(settings, "init", "--json", "--manufacturer", "Acme",
-                    extra_env={"MEDFLEET_ADMIN_PASSWORD": ADMIN_PASSWORD})
+    done = medfleet(
+        settings,
+        "init",
+        "--json",
+        "--manufacturer",
+        "Acme",
+        extra_env={"MEDFLEET_ADMIN_PASSWORD": ADMIN_PASSWORD},
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["ok"] is True
     # a few more events, so that tampering can hit the middle and the tail
@@ -72,8 +89,11 @@ def test_fresh_trail_verifies(initialised: Settings) -> None:
 
 
 def test_changed_payload_is_reported_with_its_sequence_number(initialised: Settings) -> None:
-    sql(initialised, """UPDATE audit_event SET payload = '{"kind":"hospital","name":"Evil"}'
-                        WHERE seq = 4""")
+    sql(
+        initialised,
+        """UPDATE audit_event SET payload = '{"kind":"hospital","name":"Evil"}'
+                        WHERE seq = 4""",
+    )
     code, result = verify(initialised)
     assert code == 1
     assert (result["ok"], result["first_bad_seq"], result["problem"]) == (False, 4, "modified")
@@ -99,14 +119,18 @@ def test_init_twice_is_a_clear_conflict(initialised: Settings) -> None:
     assert "already has its manufacturer" in done.stderr
 
 
-def test_witness_catches_truncation_with_a_rewound_head(initialised: Settings,
-                                                        tmp_path: Path) -> None:
+def test_witness_catches_truncation_with_a_rewound_head(
+    initialised: Settings, tmp_path: Path
+) -> None:
     witness = tmp_path / "head.json"
     assert medfleet(initialised, "audit", "head", "--output", str(witness)).returncode == 0
     # the attacker removes the tail and rewinds the head row to an older signed state
     sql(initialised, "DELETE FROM audit_event WHERE seq >= 5")
-    sql(initialised, "UPDATE audit_head SET seq = 4, hash = (SELECT hash FROM audit_event "
-                     "WHERE seq = 4), signature = NULL")
+    sql(
+        initialised,
+        "UPDATE audit_head SET seq = 4, hash = (SELECT hash FROM audit_event "
+        "WHERE seq = 4), signature = NULL",
+    )
     done = medfleet(initialised, "audit", "verify", "--json", "--witness", str(witness))
     assert done.returncode == 1
     assert json.loads(done.stdout)["ok"] is False

@@ -22,14 +22,20 @@ class Cli:
         self.settings = settings
         self.runner = CliRunner()
 
-    def __call__(self, *args: str, password: str = ADMIN_PASSWORD,
-                 new_password: str = USER_PASSWORD) -> tuple[int, str, str]:
-        env = {"MEDFLEET_DATABASE_URL": self.settings.database_url,
-               "MEDFLEET_ARGON2_TIME_COST": "1", "MEDFLEET_ARGON2_MEMORY_KIB": "64",
-               "MEDFLEET_ADMIN_PASSWORD": ADMIN_PASSWORD, "MEDFLEET_PASSWORD": password,
-               "MEDFLEET_NEW_PASSWORD": new_password}
-        result = self.runner.invoke(app, [*args, "--data-dir", str(self.settings.data_dir)],
-                                    env=env)
+    def __call__(
+        self, *args: str, password: str = ADMIN_PASSWORD, new_password: str = USER_PASSWORD
+    ) -> tuple[int, str, str]:
+        env = {
+            "MEDFLEET_DATABASE_URL": self.settings.database_url,
+            "MEDFLEET_ARGON2_TIME_COST": "1",
+            "MEDFLEET_ARGON2_MEMORY_KIB": "64",
+            "MEDFLEET_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "MEDFLEET_PASSWORD": password,
+            "MEDFLEET_NEW_PASSWORD": new_password,
+        }
+        result = self.runner.invoke(
+            app, [*args, "--data-dir", str(self.settings.data_dir)], env=env
+        )
         return result.exit_code, result.stdout, result.stderr
 
     def json(self, *args: str, **kwargs: str) -> Any:
@@ -47,14 +53,32 @@ def cli(settings: Settings) -> Cli:
 
 def test_organizations_sites_users(cli: Cli) -> None:
     hospital = cli.json("accounts", "add-hospital", "St. Anna", "--user", "admin")
-    site = cli.json("accounts", "add-site", str(hospital["id"]), "Main", "--timezone",
-                    "Europe/Vienna", "--user", "admin")
+    site = cli.json(
+        "accounts",
+        "add-site",
+        str(hospital["id"]),
+        "Main",
+        "--timezone",
+        "Europe/Vienna",
+        "--user",
+        "admin",
+    )
     assert site["timezone"] == "Europe/Vienna"
     cli.json("accounts", "add-department", str(site["id"]), "ICU", "--user", "admin")
     sites = cli.json("accounts", "sites", str(hospital["id"]), "--user", "admin")
     assert sites[0]["departments"] == [{"id": 1, "name": "ICU"}]
-    cli.json("accounts", "add-user", str(hospital["id"]), "biomed.a", "--name", "Bo Biomed",
-             "--role", "hospital_biomed", "--user", "admin")
+    cli.json(
+        "accounts",
+        "add-user",
+        str(hospital["id"]),
+        "biomed.a",
+        "--name",
+        "Bo Biomed",
+        "--role",
+        "hospital_biomed",
+        "--user",
+        "admin",
+    )
     seen = cli.json("accounts", "orgs", "--user", "biomed.a", password=USER_PASSWORD)
     assert [org["name"] for org in seen] == ["St. Anna"]
     users = cli.json("accounts", "users", str(hospital["id"]), "--user", "admin")
@@ -64,13 +88,24 @@ def test_organizations_sites_users(cli: Cli) -> None:
 
 def test_bad_input_exits_3_and_changes_nothing(cli: Cli) -> None:
     hospital = cli.json("accounts", "add-hospital", "St. Anna", "--user", "admin")
-    code, _, err = cli("accounts", "add-site", str(hospital["id"]), "Main", "--timezone", "CET",
-                       "--user", "admin")
+    code, _, err = cli(
+        "accounts", "add-site", str(hospital["id"]), "Main", "--timezone", "CET", "--user", "admin"
+    )
     assert code == 3
     assert "IANA" in err
     assert cli.json("accounts", "sites", str(hospital["id"]), "--user", "admin") == []
-    code, _, err = cli("accounts", "add-user", str(hospital["id"]), "x.y", "--name", "X",
-                       "--role", "engineer", "--user", "admin")
+    code, _, err = cli(
+        "accounts",
+        "add-user",
+        str(hospital["id"]),
+        "x.y",
+        "--name",
+        "X",
+        "--role",
+        "engineer",
+        "--user",
+        "admin",
+    )
     assert (code, "not allowed in a hospital" in err) == (3, True)
 
 
@@ -97,25 +132,54 @@ def test_uninitialised_data_dir_exits_7(settings: Settings, tmp_path: Any) -> No
 def test_change_request_signing_round_trip(cli: Cli) -> None:
     manufacturer = cli.json("accounts", "orgs", "--user", "admin")[0]["id"]
     for username, role in (("eng", "engineer"), ("qa", "qa_ra")):
-        cli.json("accounts", "add-user", str(manufacturer), username, "--name",
-                 username.upper(), "--role", role, "--user", "admin")
-    created = cli.json("changes", "create", "Fix alarm", "-m", "late alarm", "--user", "eng",
-                       password=USER_PASSWORD)
+        cli.json(
+            "accounts",
+            "add-user",
+            str(manufacturer),
+            username,
+            "--name",
+            username.upper(),
+            "--role",
+            role,
+            "--user",
+            "admin",
+        )
+    created = cli.json(
+        "changes",
+        "create",
+        "Fix alarm",
+        "-m",
+        "late alarm",
+        "--user",
+        "eng",
+        password=USER_PASSWORD,
+    )
     assert created["key"] == "CR-1"
-    cli.json("changes", "sign", "CR-1", "--meaning", "authored", "--user", "eng",
-             password=USER_PASSWORD)
-    code, _, err = cli("changes", "sign", "CR-1", "--meaning", "approved", "--user", "eng",
-                       password=USER_PASSWORD)
+    cli.json(
+        "changes", "sign", "CR-1", "--meaning", "authored", "--user", "eng", password=USER_PASSWORD
+    )
+    code, _, err = cli(
+        "changes", "sign", "CR-1", "--meaning", "approved", "--user", "eng", password=USER_PASSWORD
+    )
     assert code == 6
     assert "another person must" in err
-    signed = cli.json("changes", "sign", "CR-1", "--meaning", "approved", "--user", "qa",
-                      password=USER_PASSWORD)
+    signed = cli.json(
+        "changes", "sign", "CR-1", "--meaning", "approved", "--user", "qa", password=USER_PASSWORD
+    )
     assert [s["valid"] for s in signed["signatures"]] == [True, True]
     code, shown, _ = cli("changes", "show", "CR-1", "--user", "qa", password=USER_PASSWORD)
     assert code == 0
     assert "Approved by QA (qa)" in shown
-    edited = cli.json("changes", "edit", "CR-1", "--title", "Fix alarm (v2)", "--user", "eng",
-                      password=USER_PASSWORD)
+    edited = cli.json(
+        "changes",
+        "edit",
+        "CR-1",
+        "--title",
+        "Fix alarm (v2)",
+        "--user",
+        "eng",
+        password=USER_PASSWORD,
+    )
     assert [s["valid"] for s in edited["signatures"]] == [False, False]
     assert all("INVALID" in line for line in edited["signature_lines"])
 

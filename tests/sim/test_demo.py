@@ -21,8 +21,10 @@ def test_demo_scenario(runtime: Runtime) -> None:
     assert summary.separation_of_duties_enforced
     assert summary.change_request["invalidated_by_edit"] == 2
     assert summary.change_request["valid_signatures"] == 2
-    assert summary.hospital_isolation == {"h1.biomed": ["St. Anna Klinikum"],
-                                          "h2.biomed": ["Bayview Medical Center"]}
+    assert summary.hospital_isolation == {
+        "h1.biomed": ["St. Anna Klinikum"],
+        "h2.biomed": ["Bayview Medical Center"],
+    }
     zones = {site["timezone"] for h in summary.hospitals for site in h["sites"]}
     assert len(zones) >= 2
     assert "Electronic signatures:" in summary.rendering

@@ -32,15 +32,25 @@ def org_dict(org: Organization) -> dict[str, object]:
 
 def site_dict(site: Site) -> dict[str, object]:
     """A site with its departments as JSON-ready data."""
-    return {"id": site.id, "org_id": site.org_id, "name": site.name, "timezone": site.timezone,
-            "departments": [{"id": d.id, "name": d.name} for d in site.departments]}
+    return {
+        "id": site.id,
+        "org_id": site.org_id,
+        "name": site.name,
+        "timezone": site.timezone,
+        "departments": [{"id": d.id, "name": d.name} for d in site.departments],
+    }
 
 
 def user_dict(user: User) -> dict[str, object]:
     """A user as JSON-ready data (never the password hash)."""
-    return {"id": user.id, "org_id": user.org_id, "username": user.username,
-            "full_name": user.full_name, "roles": sorted(r.value for r in user.roles),
-            "active": user.active}
+    return {
+        "id": user.id,
+        "org_id": user.org_id,
+        "username": user.username,
+        "full_name": user.full_name,
+        "roles": sorted(r.value for r in user.roles),
+        "active": user.active,
+    }
 
 
 def _as(runtime: Runtime, username: str) -> Principal:
@@ -69,15 +79,19 @@ def list_orgs(user: UserOption, data_dir: DataDir = None, as_json: Json = False)
 
 @app.command("add-hospital")
 @handle_errors
-def add_hospital(name: str, user: UserOption, data_dir: DataDir = None,
-                 as_json: Json = False) -> None:
+def add_hospital(
+    name: str, user: UserOption, data_dir: DataDir = None, as_json: Json = False
+) -> None:
     """Create a hospital organization (manufacturer admins)."""
     runtime = open_runtime(data_dir)
     try:
         principal = _as(runtime, user)
         with transaction(runtime.sessions) as session:
-            org = org_dict(service.create_organization(session, runtime.audit, principal, name,
-                                                       OrgKind.HOSPITAL))
+            org = org_dict(
+                service.create_organization(
+                    session, runtime.audit, principal, name, OrgKind.HOSPITAL
+                )
+            )
     finally:
         runtime.close()
     report(as_json, org, f"created hospital {org['name']} (id {org['id']})")
@@ -86,17 +100,23 @@ def add_hospital(name: str, user: UserOption, data_dir: DataDir = None,
 @app.command("add-site")
 @handle_errors
 def add_site(
-    org_id: int, name: str,
-    timezone: Annotated[str, typer.Option("--timezone", "-z", help="IANA zone, e.g. Europe/Berlin")],
-    user: UserOption, data_dir: DataDir = None, as_json: Json = False,
+    org_id: int,
+    name: str,
+    timezone: Annotated[
+        str, typer.Option("--timezone", "-z", help="IANA zone, e.g. Europe/Berlin")
+    ],
+    user: UserOption,
+    data_dir: DataDir = None,
+    as_json: Json = False,
 ) -> None:
     """Add a site, with its IANA time zone, to an organization."""
     runtime = open_runtime(data_dir)
     try:
         principal = _as(runtime, user)
         with transaction(runtime.sessions) as session:
-            site = site_dict(service.create_site(session, runtime.audit, principal, org_id, name,
-                                                 timezone))
+            site = site_dict(
+                service.create_site(session, runtime.audit, principal, org_id, name, timezone)
+            )
     finally:
         runtime.close()
     report(as_json, site, f"created site {site['name']} (id {site['id']}, {site['timezone']})")
@@ -104,15 +124,15 @@ def add_site(
 
 @app.command("add-department")
 @handle_errors
-def add_department(site_id: int, name: str, user: UserOption, data_dir: DataDir = None,
-                   as_json: Json = False) -> None:
+def add_department(
+    site_id: int, name: str, user: UserOption, data_dir: DataDir = None, as_json: Json = False
+) -> None:
     """Add a department to a site."""
     runtime = open_runtime(data_dir)
     try:
         principal = _as(runtime, user)
         with transaction(runtime.sessions) as session:
-            department = service.create_department(session, runtime.audit, principal, site_id,
-                                                   name)
+            department = service.create_department(session, runtime.audit, principal, site_id, name)
             result = {"id": department.id, "site_id": site_id, "name": department.name}
     finally:
         runtime.close()
@@ -121,8 +141,9 @@ def add_department(site_id: int, name: str, user: UserOption, data_dir: DataDir 
 
 @app.command("sites")
 @handle_errors
-def list_sites(org_id: int, user: UserOption, data_dir: DataDir = None,
-               as_json: Json = False) -> None:
+def list_sites(
+    org_id: int, user: UserOption, data_dir: DataDir = None, as_json: Json = False
+) -> None:
     """List an organization's sites and departments."""
     runtime = open_runtime(data_dir)
     try:
@@ -138,29 +159,46 @@ def list_sites(org_id: int, user: UserOption, data_dir: DataDir = None,
     for site in sites:
         departments = site["departments"]
         assert isinstance(departments, list)
-        table.add_row(str(site["id"]), str(site["name"]), str(site["timezone"]),
-                      ", ".join(d["name"] for d in departments))
+        table.add_row(
+            str(site["id"]),
+            str(site["name"]),
+            str(site["timezone"]),
+            ", ".join(d["name"] for d in departments),
+        )
     console.print(table)
 
 
 @app.command("add-user")
 @handle_errors
 def add_user(
-    org_id: int, username: str,
+    org_id: int,
+    username: str,
     full_name: Annotated[str, typer.Option("--name", help="Printed name, as on signatures.")],
     roles: Annotated[list[str], typer.Option("--role", "-r", help="Repeat for several roles.")],
-    user: UserOption, data_dir: DataDir = None, as_json: Json = False,
+    user: UserOption,
+    data_dir: DataDir = None,
+    as_json: Json = False,
 ) -> None:
     """Create a user; the new user's password comes from MEDFLEET_NEW_PASSWORD or a prompt."""
     runtime = open_runtime(data_dir)
     try:
         principal = _as(runtime, user)
-        password = read_secret(f"password for new user {username}",
-                               os.environ.get("MEDFLEET_NEW_PASSWORD"), confirm=True)
+        password = read_secret(
+            f"password for new user {username}",
+            os.environ.get("MEDFLEET_NEW_PASSWORD"),
+            confirm=True,
+        )
         with transaction(runtime.sessions) as session:
-            created = user_dict(service.create_user(
-                session, runtime.audit, runtime.passwords, principal, org_id,
-                NewUser(username, full_name, password, parse_roles(roles))))
+            created = user_dict(
+                service.create_user(
+                    session,
+                    runtime.audit,
+                    runtime.passwords,
+                    principal,
+                    org_id,
+                    NewUser(username, full_name, password, parse_roles(roles)),
+                )
+            )
     finally:
         runtime.close()
     report(as_json, created, f"created user {username}")
@@ -168,8 +206,9 @@ def add_user(
 
 @app.command("users")
 @handle_errors
-def list_users(org_id: int, user: UserOption, data_dir: DataDir = None,
-               as_json: Json = False) -> None:
+def list_users(
+    org_id: int, user: UserOption, data_dir: DataDir = None, as_json: Json = False
+) -> None:
     """List an organization's users (admins and auditors)."""
     runtime = open_runtime(data_dir)
     try:
@@ -194,7 +233,8 @@ def list_users(org_id: int, user: UserOption, data_dir: DataDir = None,
 def create_token(
     user: UserOption,
     label: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
-    data_dir: DataDir = None, as_json: Json = False,
+    data_dir: DataDir = None,
+    as_json: Json = False,
 ) -> None:
     """Issue an API token for yourself; it is shown once."""
     runtime = open_runtime(data_dir)

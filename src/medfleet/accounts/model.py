@@ -79,7 +79,7 @@ def parse_roles(names: list[str] | tuple[str, ...]) -> frozenset[Role]:
 
 
 def check_username(username: str) -> str:
-    """Validate a login name: lower-case, starts with a letter, 2–63 of ``a-z0-9._-``.
+    """Validate a login name: lower-case, starts with a letter, 2-63 of ``a-z0-9._-``.
 
     Raises:
         InvalidInputError: the name does not match.

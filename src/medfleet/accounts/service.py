@@ -41,7 +41,7 @@ from medfleet.accounts.tables import ApiToken, Department, Organization, Site, U
 from medfleet.audit.model import NewEvent
 from medfleet.audit.service import AuditLog
 
-TOKEN_PREFIX = "mf_"
+TOKEN_PREFIX = "mf_"  # noqa: S105 - a prefix, not a secret
 SYSTEM_ACTOR = "system"
 
 

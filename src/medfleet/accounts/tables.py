@@ -3,6 +3,7 @@ electronic signatures."""
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 from sqlalchemy import Enum, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
@@ -12,7 +13,7 @@ from medfleet.accounts.model import OrgKind, Role
 from medfleet.db.base import Base, UTCDateTime
 
 
-def _enum(kind: type[OrgKind] | type[Role] | type[object], name: str) -> Enum:
+def _enum(kind: type[enum.Enum], name: str) -> Enum:
     return Enum(
         kind,
         name=name,

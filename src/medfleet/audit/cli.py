@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from medfleet.audit import service
+from medfleet.audit.model import Checkpoint
 from medfleet.audit.service import ExportFormat
 from medfleet.cli.context import DataDir, Json, open_runtime
 from medfleet.cli.output import (
@@ -27,12 +28,15 @@ app = typer.Typer(help="Audit trail: verify, export, signed head.", no_args_is_h
 
 Witness = Annotated[
     list[Path] | None,
-    typer.Option("--witness", help="A head checkpoint saved earlier with 'medfleet audit head'; "
-                 "the trail must still contain it (repeatable)."),
+    typer.Option(
+        "--witness",
+        help="A head checkpoint saved earlier with 'medfleet audit head'; "
+        "the trail must still contain it (repeatable).",
+    ),
 ]
 
 
-def _load_witnesses(paths: list[Path], as_json: bool) -> list[service.Checkpoint]:
+def _load_witnesses(paths: list[Path], as_json: bool) -> list[Checkpoint]:
     found = []
     for path in paths:
         try:
@@ -44,8 +48,9 @@ def _load_witnesses(paths: list[Path], as_json: bool) -> list[service.Checkpoint
 
 @app.command("verify")
 @handle_errors
-def verify_command(data_dir: DataDir = None, witness: Witness = None,
-                   as_json: Json = False) -> None:
+def verify_command(
+    data_dir: DataDir = None, witness: Witness = None, as_json: Json = False
+) -> None:
     """Recompute the hash chain and check every signed checkpoint; exit 1 on any break."""
     witnesses = _load_witnesses(witness or [], as_json)
     runtime = open_runtime(data_dir)
@@ -58,12 +63,16 @@ def verify_command(data_dir: DataDir = None, witness: Witness = None,
     if as_json:
         emit_json(result.as_dict())
     elif result.ok:
-        console.print(f"[green]ok[/]: {result.events_checked} events, "
-                      f"{result.checkpoints_checked} signed checkpoints, head {result.last_seq}")
+        console.print(
+            f"[green]ok[/]: {result.events_checked} events, "
+            f"{result.checkpoints_checked} signed checkpoints, head {result.last_seq}"
+        )
     else:
         problem = result.problem.value if result.problem else "broken"
-        console.print(f"[bold red]BROKEN[/] at event {result.first_bad_seq}: {problem} — "
-                      f"{result.detail}", highlight=False)
+        console.print(
+            f"[bold red]BROKEN[/] at event {result.first_bad_seq}: {problem} — {result.detail}",
+            highlight=False,
+        )
     if not result.ok:
         raise typer.Exit(EXIT_CHECK_FAILED)
 
@@ -73,8 +82,9 @@ def verify_command(data_dir: DataDir = None, witness: Witness = None,
 def export_command(
     data_dir: DataDir = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv or jsonl.")] = "jsonl",
-    output: Annotated[Path | None, typer.Option("--output", "-o",
-                                                help="File to write (default stdout).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default stdout).")
+    ] = None,
 ) -> None:
     """Export every event in sequence order, with hashes, for an inspection."""
     if fmt not in ("csv", "jsonl"):
@@ -96,8 +106,9 @@ def export_command(
 @handle_errors
 def head_command(
     data_dir: DataDir = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o",
-                                                help="Also save it to this file.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also save it to this file.")
+    ] = None,
 ) -> None:
     """Print the signed chain head as JSON; keep it outside the database as a witness."""
     runtime = open_runtime(data_dir)

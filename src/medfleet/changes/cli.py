@@ -23,9 +23,11 @@ app = typer.Typer(help="Change requests and e-signatures.", no_args_is_help=True
 @app.command("create")
 @handle_errors
 def create_command(
-    title: str, user: UserOption,
+    title: str,
+    user: UserOption,
     description: Annotated[str, typer.Option("--description", "-m")] = "",
-    data_dir: DataDir = None, as_json: Json = False,
+    data_dir: DataDir = None,
+    as_json: Json = False,
 ) -> None:
     """Open a change request authored by --user."""
     runtime = open_runtime(data_dir)
@@ -42,10 +44,12 @@ def create_command(
 @app.command("edit")
 @handle_errors
 def edit_command(
-    key: str, user: UserOption,
+    key: str,
+    user: UserOption,
     title: Annotated[str | None, typer.Option("--title")] = None,
     description: Annotated[str | None, typer.Option("--description", "-m")] = None,
-    data_dir: DataDir = None, as_json: Json = False,
+    data_dir: DataDir = None,
+    as_json: Json = False,
 ) -> None:
     """Edit a change request; its existing signatures become invalid."""
     runtime = open_runtime(data_dir)
@@ -53,8 +57,7 @@ def edit_command(
         principal = sign_in(runtime, user)
         with transaction(runtime.sessions) as session:
             change = service.edit(session, runtime.audit, principal, key, title, description)
-            document = change_dict(change, signatures_for(session, change,
-                                                          runtime.trusted_keys()))
+            document = change_dict(change, signatures_for(session, change, runtime.trusted_keys()))
     finally:
         runtime.close()
     report(as_json, document, f"edited {document['key']}")
@@ -62,8 +65,9 @@ def edit_command(
 
 @app.command("show")
 @handle_errors
-def show_command(key: str, user: UserOption, data_dir: DataDir = None,
-                 as_json: Json = False) -> None:
+def show_command(
+    key: str, user: UserOption, data_dir: DataDir = None, as_json: Json = False
+) -> None:
     """Show a change request with every signature and whether it is still valid."""
     runtime = open_runtime(data_dir)
     try:
@@ -88,8 +92,10 @@ def list_command(user: UserOption, data_dir: DataDir = None, as_json: Json = Fal
     try:
         principal = sign_in(runtime, user)
         with transaction(runtime.sessions) as session:
-            documents = [change_dict(c, signatures_for(session, c, runtime.trusted_keys()))
-                         for c in service.list_all(session, principal)]
+            documents = [
+                change_dict(c, signatures_for(session, c, runtime.trusted_keys()))
+                for c in service.list_all(session, principal)
+            ]
     finally:
         runtime.close()
     if as_json:
@@ -102,23 +108,26 @@ def list_command(user: UserOption, data_dir: DataDir = None, as_json: Json = Fal
 @app.command("sign")
 @handle_errors
 def sign_command(
-    key: str, user: UserOption,
+    key: str,
+    user: UserOption,
     meaning: Annotated[str, typer.Option(help="authored, reviewed, approved or released")],
     comment: Annotated[str | None, typer.Option()] = None,
-    data_dir: DataDir = None, as_json: Json = False,
+    data_dir: DataDir = None,
+    as_json: Json = False,
 ) -> None:
     """E-sign a change request; your password is asked again for every signature."""
     chosen = parse_meaning(meaning)
     runtime = open_runtime(data_dir)
     try:
-        password = read_secret(f"password for {user} (signing {key} as {chosen.value})",
-                               os.environ.get("MEDFLEET_PASSWORD"))
+        password = read_secret(
+            f"password for {user} (signing {key} as {chosen.value})",
+            os.environ.get("MEDFLEET_PASSWORD"),
+        )
         signer = authenticate(runtime, user, password, purpose="esignature")
         with transaction(runtime.sessions) as session:
             service.sign(session, runtime.audit, signer, key, chosen, comment)
             change = service.get(session, signer, key)
-            document = change_dict(change, signatures_for(session, change,
-                                                          runtime.trusted_keys()))
+            document = change_dict(change, signatures_for(session, change, runtime.trusted_keys()))
     finally:
         runtime.close()
     report(as_json, document, f"signed {document['key']} as {chosen.value}")

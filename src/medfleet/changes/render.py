@@ -11,9 +11,13 @@ from medfleet.changes.tables import ChangeRequest
 def change_dict(change: ChangeRequest, signatures: list[SignatureView]) -> dict[str, Any]:
     """JSON-ready change request, with every signature and its validity."""
     return {
-        "key": change.key, "id": change.id, "title": change.title,
-        "description": change.description, "author": change.author.username,
-        "created_at": change.created_at.isoformat(), "updated_at": change.updated_at.isoformat(),
+        "key": change.key,
+        "id": change.id,
+        "title": change.title,
+        "description": change.description,
+        "author": change.author.username,
+        "created_at": change.created_at.isoformat(),
+        "updated_at": change.updated_at.isoformat(),
         "signatures": [view.as_dict() for view in signatures],
         "signature_lines": [view.line() for view in signatures],
     }

@@ -16,14 +16,23 @@ from medfleet.runtime import Runtime
 
 DataDir = Annotated[
     Path | None,
-    typer.Option("--data-dir", "-d", envvar="MEDFLEET_DATA_DIR",
-                 help="Data directory (default ./medfleet-data).", show_default=False),
+    typer.Option(
+        "--data-dir",
+        "-d",
+        envvar="MEDFLEET_DATA_DIR",
+        help="Data directory (default ./medfleet-data).",
+        show_default=False,
+    ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
 UserOption = Annotated[
     str,
-    typer.Option("--user", "-u", envvar="MEDFLEET_USER",
-                 help="Who does this; the password comes from MEDFLEET_PASSWORD or a prompt."),
+    typer.Option(
+        "--user",
+        "-u",
+        envvar="MEDFLEET_USER",
+        help="Who does this; the password comes from MEDFLEET_PASSWORD or a prompt.",
+    ),
 ]
 
 

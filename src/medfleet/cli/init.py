@@ -24,8 +24,9 @@ def init_command(
 
     The admin password comes from MEDFLEET_ADMIN_PASSWORD or an interactive prompt.
     """
-    password = read_secret("admin password", os.environ.get("MEDFLEET_ADMIN_PASSWORD"),
-                           confirm=True)
+    password = read_secret(
+        "admin password", os.environ.get("MEDFLEET_ADMIN_PASSWORD"), confirm=True
+    )
     runtime = open_runtime(data_dir)
     try:
         result = initialise(runtime, manufacturer, admin, admin_name, password)

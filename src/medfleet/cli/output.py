@@ -87,13 +87,18 @@ def handle_errors(function: Callable[P, R]) -> Callable[P, R]:
         except (ServerKeyError, ConfigFileError) as exc:
             fail(str(exc), EXIT_NOT_READY, as_json)
         except pydantic.ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                                 for e in exc.errors())
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+            )
             fail(f"bad setting: {problems}", EXIT_INVALID, as_json)
         except OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            fail(f"database not reachable or not initialised ({reason}); "
-                 "run 'medfleet init' or 'medfleet db upgrade'", EXIT_NOT_READY, as_json)
+            fail(
+                f"database not reachable or not initialised ({reason}); "
+                "run 'medfleet init' or 'medfleet db upgrade'",
+                EXIT_NOT_READY,
+                as_json,
+            )
 
     return wrapper
 

@@ -26,9 +26,12 @@ def demo_command(data_dir: DataDir = None, as_json: Json = False) -> None:
     if as_json:
         emit_json(summary.as_dict())
     else:
-        console.print(Panel(Text(summary.rendering), title="change request as rendered",
-                            expand=False))
-        console.print(f"Every demo user's password is [bold]{DEMO_PASSWORD}[/]; try "
-                      f"'medfleet audit verify --data-dir {summary.data_dir}'.")
+        console.print(
+            Panel(Text(summary.rendering), title="change request as rendered", expand=False)
+        )
+        console.print(
+            f"Every demo user's password is [bold]{DEMO_PASSWORD}[/]; try "
+            f"'medfleet audit verify --data-dir {summary.data_dir}'."
+        )
     if not summary.audit.get("ok"):
         raise SystemExit(EXIT_CHECK_FAILED)

@@ -27,7 +27,7 @@ from medfleet.db.engine import transaction
 from medfleet.errors import Conflict
 from medfleet.runtime import Runtime
 
-DEMO_PASSWORD = "medfleet-demo-password"
+DEMO_PASSWORD = "medfleet-demo-password"  # noqa: S105 - printed for demo users
 MANUFACTURER = "Acme Infusion Systems"
 
 Step = Callable[[str], None]
@@ -53,25 +53,34 @@ class DemoSummary:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"data_dir": self.data_dir, "manufacturer": self.manufacturer,
-                "users": self.users, "hospitals": self.hospitals,
-                "change_request": self.change_request,
-                "separation_of_duties_enforced": self.separation_of_duties_enforced,
-                "hospital_isolation": self.hospital_isolation, "audit": self.audit,
-                "demo_password": DEMO_PASSWORD}
+        return {
+            "data_dir": self.data_dir,
+            "manufacturer": self.manufacturer,
+            "users": self.users,
+            "hospitals": self.hospitals,
+            "change_request": self.change_request,
+            "separation_of_duties_enforced": self.separation_of_duties_enforced,
+            "hospital_isolation": self.hospital_isolation,
+            "audit": self.audit,
+            "demo_password": DEMO_PASSWORD,
+        }
 
 
 HOSPITALS: tuple[tuple[str, tuple[tuple[str, str, tuple[str, ...]], ...]], ...] = (
     ("St. Anna Klinikum", (("Munich Campus", "Europe/Berlin", ("ICU", "Oncology")),)),
-    ("Bayview Medical Center", (
-        ("Boston Main", "America/New_York", ("ICU", "Radiology")),
-        ("Seattle Clinic", "America/Los_Angeles", ("Outpatient Infusion",)),
-    )),
+    (
+        "Bayview Medical Center",
+        (
+            ("Boston Main", "America/New_York", ("ICU", "Radiology")),
+            ("Seattle Clinic", "America/Los_Angeles", ("Outpatient Infusion",)),
+        ),
+    ),
 )
 
 
-def _create_hospitals(rt: Runtime, admin: Principal, summary: DemoSummary,
-                      step: Step) -> list[Principal]:
+def _create_hospitals(
+    rt: Runtime, admin: Principal, summary: DemoSummary, step: Step
+) -> list[Principal]:
     biomeds = []
     with transaction(rt.sessions) as s:
         for index, (name, sites) in enumerate(HOSPITALS):
@@ -81,23 +90,32 @@ def _create_hospitals(rt: Runtime, admin: Principal, summary: DemoSummary,
                 site = accounts.create_site(s, rt.audit, admin, org.id, site_name, zone)
                 for department in departments:
                     accounts.create_department(s, rt.audit, admin, site.id, department)
-                site_rows.append({"name": site_name, "timezone": zone,
-                                  "departments": list(departments)})
+                site_rows.append(
+                    {"name": site_name, "timezone": zone, "departments": list(departments)}
+                )
             prefix = f"h{index + 1}"
-            staff = [(f"{prefix}.biomed", f"Biomed Engineer {index + 1}",
-                      Role.HOSPITAL_BIOMED),
-                     (f"{prefix}.it", f"IT Lead {index + 1}", Role.HOSPITAL_IT),
-                     (f"{prefix}.admin", f"Hospital Admin {index + 1}", Role.ADMIN)]
+            staff = [
+                (f"{prefix}.biomed", f"Biomed Engineer {index + 1}", Role.HOSPITAL_BIOMED),
+                (f"{prefix}.it", f"IT Lead {index + 1}", Role.HOSPITAL_IT),
+                (f"{prefix}.admin", f"Hospital Admin {index + 1}", Role.ADMIN),
+            ]
             for username, full_name, role in staff:
-                user = accounts.create_user(s, rt.audit, rt.passwords, admin, org.id,
-                                            NewUser(username, full_name, DEMO_PASSWORD,
-                                                    frozenset({role})))
+                user = accounts.create_user(
+                    s,
+                    rt.audit,
+                    rt.passwords,
+                    admin,
+                    org.id,
+                    NewUser(username, full_name, DEMO_PASSWORD, frozenset({role})),
+                )
                 summary.users.append({"username": username, "org": name, "role": role.value})
                 if role is Role.HOSPITAL_BIOMED:
                     biomeds.append(principal_of(user))
             summary.hospitals.append({"name": name, "sites": site_rows})
-            step(f"hospital {name}: {len(sites)} site(s) in "
-                 f"{', '.join(zone for _, zone, _ in sites)}")
+            step(
+                f"hospital {name}: {len(sites)} site(s) in "
+                f"{', '.join(zone for _, zone, _ in sites)}"
+            )
     return biomeds
 
 
@@ -105,18 +123,32 @@ def _signing(rt: Runtime, summary: DemoSummary, step: Step) -> None:
     engineer = authenticate(rt, "eng.erik", DEMO_PASSWORD)
     with transaction(rt.sessions) as s:
         change = changes.create(
-            s, rt.audit, engineer, "Fix occlusion alarm latency at low flow rates",
+            s,
+            rt.audit,
+            engineer,
+            "Fix occlusion alarm latency at low flow rates",
             "Complaint: occlusion alarm raised 40 s late below 1 ml/h. Tighten the pressure "
-            "trend filter in the pump controller.")
+            "trend filter in the pump controller.",
+        )
         key = change.key
     step(f"{key} opened by {engineer.full_name}")
     with transaction(rt.sessions) as s:
-        changes.sign(s, rt.audit, authenticate(rt, "eng.erik", DEMO_PASSWORD, "esignature"),
-                     key, Meaning.AUTHORED)
+        changes.sign(
+            s,
+            rt.audit,
+            authenticate(rt, "eng.erik", DEMO_PASSWORD, "esignature"),
+            key,
+            Meaning.AUTHORED,
+        )
     try:
         with transaction(rt.sessions) as s:
-            changes.sign(s, rt.audit, authenticate(rt, "eng.erik", DEMO_PASSWORD, "esignature"),
-                         key, Meaning.APPROVED)
+            changes.sign(
+                s,
+                rt.audit,
+                authenticate(rt, "eng.erik", DEMO_PASSWORD, "esignature"),
+                key,
+                Meaning.APPROVED,
+            )
     except SeparationOfDutiesError as refused:
         summary.separation_of_duties_enforced = True
         step(f"author's own approval refused: {refused}")
@@ -124,23 +156,43 @@ def _signing(rt: Runtime, summary: DemoSummary, step: Step) -> None:
     with transaction(rt.sessions) as s:
         changes.sign(s, rt.audit, qa, key, Meaning.APPROVED, "Risk file delta reviewed.")
     with transaction(rt.sessions) as s:
-        changes.edit(s, rt.audit, engineer, key,
-                     description="Complaint: occlusion alarm raised 40 s late below 1 ml/h. "
-                     "Tighten the pressure trend filter; add a regression test at 0.5 ml/h.")
-        invalid = [v for v in signatures_for(s, changes.get(s, engineer, key),
-                                             rt.trusted_keys()) if not v.valid]
+        changes.edit(
+            s,
+            rt.audit,
+            engineer,
+            key,
+            description="Complaint: occlusion alarm raised 40 s late below 1 ml/h. "
+            "Tighten the pressure trend filter; add a regression test at 0.5 ml/h.",
+        )
+        invalid = [
+            v
+            for v in signatures_for(s, changes.get(s, engineer, key), rt.trusted_keys())
+            if not v.valid
+        ]
     step(f"{key} edited after signing: {len(invalid)} signature(s) now invalid")
     with transaction(rt.sessions) as s:
-        changes.sign(s, rt.audit, authenticate(rt, "eng.erik", DEMO_PASSWORD, "esignature"),
-                     key, Meaning.AUTHORED)
+        changes.sign(
+            s,
+            rt.audit,
+            authenticate(rt, "eng.erik", DEMO_PASSWORD, "esignature"),
+            key,
+            Meaning.AUTHORED,
+        )
     with transaction(rt.sessions) as s:
-        changes.sign(s, rt.audit, authenticate(rt, "qa.quinn", DEMO_PASSWORD, "esignature"),
-                     key, Meaning.APPROVED, "Re-approved after the edit.")
+        changes.sign(
+            s,
+            rt.audit,
+            authenticate(rt, "qa.quinn", DEMO_PASSWORD, "esignature"),
+            key,
+            Meaning.APPROVED,
+            "Re-approved after the edit.",
+        )
         change = changes.get(s, qa, key)
         views = signatures_for(s, change, rt.trusted_keys())
         summary.rendering = render_text(change, views)
         summary.change_request = {
-            "key": key, "title": change.title,
+            "key": key,
+            "title": change.title,
             "signatures": [v.as_dict() for v in views],
             "valid_signatures": sum(v.valid for v in views),
             "invalidated_by_edit": len(invalid),
@@ -160,19 +212,27 @@ def run_demo(rt: Runtime, step: Step) -> DemoSummary:
     except Conflict as exc:
         raise DemoDataDirInUseError(
             f"{rt.settings.data_dir} already holds a deployment ({exc}); "
-            "run the demo with a fresh --data-dir") from exc
+            "run the demo with a fresh --data-dir"
+        ) from exc
     step(f"initialised {rt.settings.data_dir}")
     admin = authenticate(rt, "admin", DEMO_PASSWORD)
-    staff = [("eng.erik", "Erik Engineer", Role.ENGINEER),
-             ("qa.quinn", "Quinn Regulatory", Role.QA_RA),
-             ("ops.olga", "Olga Operations", Role.FLEET_OPERATOR),
-             ("audit.ann", "Ann Auditor", Role.AUDITOR)]
+    staff = [
+        ("eng.erik", "Erik Engineer", Role.ENGINEER),
+        ("qa.quinn", "Quinn Regulatory", Role.QA_RA),
+        ("ops.olga", "Olga Operations", Role.FLEET_OPERATOR),
+        ("audit.ann", "Ann Auditor", Role.AUDITOR),
+    ]
     with transaction(rt.sessions) as s:
         for username, full_name, role in staff:
-            accounts.create_user(s, rt.audit, rt.passwords, admin, admin.org_id,
-                                 NewUser(username, full_name, DEMO_PASSWORD, frozenset({role})))
-            summary.users.append({"username": username, "org": MANUFACTURER,
-                                  "role": role.value})
+            accounts.create_user(
+                s,
+                rt.audit,
+                rt.passwords,
+                admin,
+                admin.org_id,
+                NewUser(username, full_name, DEMO_PASSWORD, frozenset({role})),
+            )
+            summary.users.append({"username": username, "org": MANUFACTURER, "role": role.value})
     step(f"manufacturer {MANUFACTURER}: {len(staff) + 1} users")
     biomeds = _create_hospitals(rt, admin, summary, step)
     _signing(rt, summary, step)
@@ -180,8 +240,10 @@ def run_demo(rt: Runtime, step: Step) -> DemoSummary:
         for biomed in biomeds:
             visible = [o.name for o in accounts.list_organizations(s, biomed)]
             summary.hospital_isolation[biomed.username] = visible
-    step("each hospital sees only itself: "
-         + "; ".join(f"{u} -> {v}" for u, v in summary.hospital_isolation.items()))
+    step(
+        "each hospital sees only itself: "
+        + "; ".join(f"{u} -> {v}" for u, v in summary.hospital_isolation.items())
+    )
     with transaction(rt.sessions) as s:
         result = audit_service.verify(s, rt.trusted_keys())
     summary.audit = result.as_dict()
