@@ -10,7 +10,7 @@ DEMO_DIR ?= demo-data
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,agent]'
+	$(BIN)/python -m pip install --quiet -e '.[server,agent,dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)
