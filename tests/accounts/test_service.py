@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from medfleet.accounts import service
+from medfleet.accounts import credentials, service
 from medfleet.accounts.auth import authenticate
+from medfleet.accounts.credentials import token_digest
 from medfleet.accounts.errors import (
     AccountLockedError,
     AuthenticationError,
@@ -18,7 +19,7 @@ from medfleet.accounts.errors import (
     PermissionDeniedError,
 )
 from medfleet.accounts.model import OrgKind, Role
-from medfleet.accounts.service import NewUser, token_digest
+from medfleet.accounts.service import NewUser
 from medfleet.accounts.tables import ApiToken, Site, User
 from medfleet.audit.tables import AuditEventRow
 from medfleet.clock import FrozenClock
@@ -191,13 +192,17 @@ def test_tokens_are_stored_hashed_and_expire(
     runtime: Runtime, world: World, clock: FrozenClock
 ) -> None:
     with transaction(runtime.sessions) as s:
-        token = service.issue_token(s, runtime.audit, world.biomed_a, "laptop", timedelta(hours=1))
+        issued = credentials.issue_token(
+            s, runtime.audit, world.biomed_a, "laptop", timedelta(hours=1)
+        )
+        token = issued.token
+        assert issued.expires_at == clock.now() + timedelta(hours=1)
     with transaction(runtime.sessions) as s:
         stored = list(s.scalars(select(ApiToken.token_sha256)))
         assert stored == [token_digest(token)]
         assert token not in stored
-        assert service.principal_for_token(s, token, clock.now()).username == "biomed.a"
+        assert credentials.principal_for_token(s, token, clock.now()).username == "biomed.a"
         with pytest.raises(AuthenticationError):
-            service.principal_for_token(s, token + "x", clock.now())
+            credentials.principal_for_token(s, token + "x", clock.now())
         with pytest.raises(AuthenticationError):
-            service.principal_for_token(s, token, clock.now() + timedelta(hours=2))
+            credentials.principal_for_token(s, token, clock.now() + timedelta(hours=2))

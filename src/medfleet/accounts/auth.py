@@ -7,8 +7,8 @@ re-entry that every e-signature requires.
 
 from __future__ import annotations
 
+from medfleet.accounts.credentials import LoginFailure, check_credentials
 from medfleet.accounts.model import Principal
-from medfleet.accounts.service import LoginFailure, check_credentials
 from medfleet.db.engine import transaction
 from medfleet.runtime import Runtime
 

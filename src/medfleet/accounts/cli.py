@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from medfleet.accounts import service
+from medfleet.accounts.credentials import issue_token
 from medfleet.accounts.model import OrgKind, Principal, parse_roles
 from medfleet.accounts.service import NewUser
 from medfleet.accounts.tables import Organization, Site, User
@@ -242,7 +243,7 @@ def create_token(
         principal = _as(runtime, user)
         ttl = timedelta(hours=runtime.settings.token_ttl_hours)
         with transaction(runtime.sessions) as session:
-            token = service.issue_token(session, runtime.audit, principal, label, ttl)
+            token = issue_token(session, runtime.audit, principal, label, ttl).token
     finally:
         runtime.close()
     report(as_json, {"token": token}, token)

@@ -11,12 +11,11 @@ from datetime import datetime, timedelta
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
-from medfleet.accounts import service
+from medfleet.accounts import credentials, service
 from medfleet.accounts.auth import authenticate
 from medfleet.accounts.model import OrgKind, Principal, Role, parse_roles
-from medfleet.accounts.tables import ApiToken, Department, Organization, Site, User
+from medfleet.accounts.tables import Department, Organization, Site, User
 from medfleet.api.deps import API_PREFIX, CurrentPrincipal, RuntimeDep, unit_of_work
 
 router = APIRouter(prefix=API_PREFIX, tags=["accounts"])
@@ -184,12 +183,8 @@ def issue_token(body: TokenRequest, runtime: RuntimeDep) -> TokenOut:
     principal = authenticate(runtime, body.username, body.password)
     ttl = timedelta(hours=runtime.settings.token_ttl_hours)
     with unit_of_work(runtime) as session:
-        token = service.issue_token(session, runtime.audit, principal, body.label, ttl)
-        expires_at = session.scalar(
-            select(ApiToken.expires_at).where(ApiToken.token_sha256 == service.token_digest(token))
-        )
-    assert expires_at is not None
-    return TokenOut(token=token, expires_at=expires_at)
+        issued = credentials.issue_token(session, runtime.audit, principal, body.label, ttl)
+    return TokenOut(token=issued.token, expires_at=issued.expires_at)
 
 
 @router.get("/me", summary="The caller")

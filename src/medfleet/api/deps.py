@@ -17,11 +17,14 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from medfleet.accounts.credentials import TOKEN_PREFIX, principal_for_token
 from medfleet.accounts.errors import AuthenticationError
 from medfleet.accounts.model import Principal
-from medfleet.accounts.service import TOKEN_PREFIX, principal_for_token
 from medfleet.db.engine import transaction
 from medfleet.runtime import Runtime
+
+API_PREFIX = "/api/v1"
+"""Where the versioned API lives; every domain router mounts below it."""
 
 
 class MissingTokenError(AuthenticationError):

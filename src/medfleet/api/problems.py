@@ -15,8 +15,13 @@ category                    status  notes
 ``Unavailable``             503     also a missing server key, audit head or database
 ==========================  ======  =====================================================
 
+A locked account answers 423 Locked rather than 401 so that a client can tell "wait until
+``locked_until``" from "wrong credentials"; the right password does not help until then.
+
 Routing's own 404 and 405 (with its ``Allow`` header) and any other ``HTTPException`` become
-problems too. Validation problems never echo the submitted values (they may be passwords).
+problems too; an unexpected exception is a 500 problem that names no internals (the server
+still logs the traceback). Validation problems never echo the submitted values (they may be
+passwords).
 """
 
 from __future__ import annotations
@@ -146,9 +151,7 @@ def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = (
             f'{WWW_AUTHENTICATE}, error="{error}"' if error else WWW_AUTHENTICATE
         )
-    return problem_response(
-        request, status, str(exc), type_slug=slug, headers=headers, extra=extra
-    )
+    return problem_response(request, status, str(exc), type_slug=slug, headers=headers, extra=extra)
 
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -198,6 +201,15 @@ def _integrity_conflict(request: Request, _exc: Exception) -> JSONResponse:
     )
 
 
+def _internal_error(request: Request, _exc: Exception) -> JSONResponse:
+    return problem_response(
+        request,
+        500,
+        "the server failed to answer this request; the error was logged",
+        type_slug="internal-error",
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Register the handlers that turn every error into problem+json on ``app``."""
     app.add_exception_handler(MedfleetError, _domain_error)
@@ -207,3 +219,4 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServerKeyError, _unavailable)
     app.add_exception_handler(AuditError, _unavailable)
     app.add_exception_handler(IntegrityError, _integrity_conflict)
+    app.add_exception_handler(Exception, _internal_error)

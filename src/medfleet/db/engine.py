@@ -46,7 +46,8 @@ def make_engine(settings: Settings) -> Engine:
         engine = create_engine(url)
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # A bounded connect so that readiness checks answer instead of hanging on a dead server.
+    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

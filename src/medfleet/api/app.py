@@ -1,0 +1,75 @@
+"""The app factory: one FastAPI app per ``Runtime``, with every router, error handler and metric.
+
+``create_app`` has no global state: the runtime, the metrics registry and the routers are all
+attached to the returned app, so a test process can build as many apps as it likes. The
+versioned API lives under ``/api/v1`` (each domain router carries that prefix itself, so a
+route's template is the full path in metrics and logs); ``/health``, ``/ready``, ``/metrics``
+and ``/openapi.json`` sit at the root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import fastapi.routing
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from medfleet.accounts.routes import router as accounts_router
+from medfleet.api.deps import API_PREFIX
+from medfleet.api.health import router as health_router
+from medfleet.api.metrics import install_metrics
+from medfleet.api.problems import PROBLEM_RESPONSES, install_problem_handlers
+from medfleet.audit.routes import router as audit_router
+from medfleet.changes.routes import router as changes_router
+from medfleet.runtime import Runtime
+
+API_VERSION = "1"
+DOMAIN_ROUTERS = (accounts_router, audit_router, changes_router)
+
+
+@dataclass(frozen=True, order=True)
+class RouteInfo:
+    """One served method on one path template, such as ``GET /api/v1/sites/{site_id}``."""
+
+    path: str
+    method: str
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    """A ready-to-serve app bound to ``runtime`` (which the caller keeps and closes)."""
+    app = FastAPI(
+        title="medfleet",
+        version=API_VERSION,
+        summary="Regulated software updates for medical-device fleets.",
+        description=(
+            "Errors are RFC 9457 problem details (application/problem+json). "
+            "Authenticate with `Authorization: Bearer mf_...` from POST /api/v1/auth/token."
+        ),
+    )
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    install_metrics(app)
+    app.include_router(health_router)
+    for router in DOMAIN_ROUTERS:
+        app.include_router(router, responses=PROBLEM_RESPONSES)
+    return app
+
+
+def api_routes(app: FastAPI, prefix: str = API_PREFIX) -> list[RouteInfo]:
+    """Every (path template, method) of an API endpoint the app serves under ``prefix``.
+
+    Newer FastAPI keeps included routers as objects in ``app.routes``; its
+    ``iter_route_contexts`` walks into them (older versions list the routes flat).
+    """
+    walk = getattr(fastapi.routing, "iter_route_contexts", None)
+    entries: Iterable[Any] = walk(app.routes) if walk is not None else app.routes
+    found: set[RouteInfo] = set()
+    for entry in entries:
+        original = getattr(entry, "original_route", entry)
+        path = getattr(entry, "path", None)
+        if isinstance(original, APIRoute) and path and path.startswith(prefix):
+            found.update(RouteInfo(path, method) for method in entry.methods or ())
+    return sorted(found)
