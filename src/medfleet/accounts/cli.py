@@ -15,13 +15,11 @@ from rich.table import Table
 
 from medfleet.accounts import service
 from medfleet.accounts.credentials import issue_token
-from medfleet.accounts.model import OrgKind, Principal, parse_roles
+from medfleet.accounts.model import OrgKind, parse_roles
 from medfleet.accounts.service import NewUser
 from medfleet.accounts.tables import Organization, Site, User
-from medfleet.cli.context import DataDir, Json, UserOption, open_runtime, sign_in
+from medfleet.cli.context import DataDir, Json, UserOption, acting_as
 from medfleet.cli.output import console, emit_json, handle_errors, read_secret, report
-from medfleet.db.engine import transaction
-from medfleet.runtime import Runtime
 
 app = typer.Typer(help="Organizations, sites, departments, users, tokens.", no_args_is_help=True)
 
@@ -54,21 +52,12 @@ def user_dict(user: User) -> dict[str, object]:
     }
 
 
-def _as(runtime: Runtime, username: str) -> Principal:
-    return sign_in(runtime, username)
-
-
 @app.command("orgs")
 @handle_errors
 def list_orgs(user: UserOption, data_dir: DataDir = None, as_json: Json = False) -> None:
     """List the organizations you may see."""
-    runtime = open_runtime(data_dir)
-    try:
-        principal = _as(runtime, user)
-        with transaction(runtime.sessions) as session:
-            orgs = [org_dict(o) for o in service.list_organizations(session, principal)]
-    finally:
-        runtime.close()
+    with acting_as(data_dir, user) as (_runtime, principal, session):
+        orgs = [org_dict(o) for o in service.list_organizations(session, principal)]
     if as_json:
         emit_json(orgs)
         return
@@ -84,17 +73,10 @@ def add_hospital(
     name: str, user: UserOption, data_dir: DataDir = None, as_json: Json = False
 ) -> None:
     """Create a hospital organization (manufacturer admins)."""
-    runtime = open_runtime(data_dir)
-    try:
-        principal = _as(runtime, user)
-        with transaction(runtime.sessions) as session:
-            org = org_dict(
-                service.create_organization(
-                    session, runtime.audit, principal, name, OrgKind.HOSPITAL
-                )
-            )
-    finally:
-        runtime.close()
+    with acting_as(data_dir, user) as (runtime, principal, session):
+        org = org_dict(
+            service.create_organization(session, runtime.audit, principal, name, OrgKind.HOSPITAL)
+        )
     report(as_json, org, f"created hospital {org['name']} (id {org['id']})")
 
 
@@ -111,15 +93,10 @@ def add_site(
     as_json: Json = False,
 ) -> None:
     """Add a site, with its IANA time zone, to an organization."""
-    runtime = open_runtime(data_dir)
-    try:
-        principal = _as(runtime, user)
-        with transaction(runtime.sessions) as session:
-            site = site_dict(
-                service.create_site(session, runtime.audit, principal, org_id, name, timezone)
-            )
-    finally:
-        runtime.close()
+    with acting_as(data_dir, user) as (runtime, principal, session):
+        site = site_dict(
+            service.create_site(session, runtime.audit, principal, org_id, name, timezone)
+        )
     report(as_json, site, f"created site {site['name']} (id {site['id']}, {site['timezone']})")
 
 
@@ -129,14 +106,9 @@ def add_department(
     site_id: int, name: str, user: UserOption, data_dir: DataDir = None, as_json: Json = False
 ) -> None:
     """Add a department to a site."""
-    runtime = open_runtime(data_dir)
-    try:
-        principal = _as(runtime, user)
-        with transaction(runtime.sessions) as session:
-            department = service.create_department(session, runtime.audit, principal, site_id, name)
-            result = {"id": department.id, "site_id": site_id, "name": department.name}
-    finally:
-        runtime.close()
+    with acting_as(data_dir, user) as (runtime, principal, session):
+        department = service.create_department(session, runtime.audit, principal, site_id, name)
+        result = {"id": department.id, "site_id": site_id, "name": department.name}
     report(as_json, result, f"created department {name} (id {result['id']})")
 
 
@@ -146,13 +118,8 @@ def list_sites(
     org_id: int, user: UserOption, data_dir: DataDir = None, as_json: Json = False
 ) -> None:
     """List an organization's sites and departments."""
-    runtime = open_runtime(data_dir)
-    try:
-        principal = _as(runtime, user)
-        with transaction(runtime.sessions) as session:
-            sites = [site_dict(s) for s in service.list_sites(session, principal, org_id)]
-    finally:
-        runtime.close()
+    with acting_as(data_dir, user) as (_runtime, principal, session):
+        sites = [site_dict(s) for s in service.list_sites(session, principal, org_id)]
     if as_json:
         emit_json(sites)
         return
@@ -181,27 +148,20 @@ def add_user(
     as_json: Json = False,
 ) -> None:
     """Create a user; the new user's password comes from MEDFLEET_NEW_PASSWORD or a prompt."""
-    runtime = open_runtime(data_dir)
-    try:
-        principal = _as(runtime, user)
-        password = read_secret(
-            f"password for new user {username}",
-            os.environ.get("MEDFLEET_NEW_PASSWORD"),
-            confirm=True,
-        )
-        with transaction(runtime.sessions) as session:
-            created = user_dict(
-                service.create_user(
-                    session,
-                    runtime.audit,
-                    runtime.passwords,
-                    principal,
-                    org_id,
-                    NewUser(username, full_name, password, parse_roles(roles)),
-                )
+    password = read_secret(
+        f"password for new user {username}", os.environ.get("MEDFLEET_NEW_PASSWORD"), confirm=True
+    )
+    with acting_as(data_dir, user) as (runtime, principal, session):
+        created = user_dict(
+            service.create_user(
+                session,
+                runtime.audit,
+                runtime.passwords,
+                principal,
+                org_id,
+                NewUser(username, full_name, password, parse_roles(roles)),
             )
-    finally:
-        runtime.close()
+        )
     report(as_json, created, f"created user {username}")
 
 
@@ -211,13 +171,8 @@ def list_users(
     org_id: int, user: UserOption, data_dir: DataDir = None, as_json: Json = False
 ) -> None:
     """List an organization's users (admins and auditors)."""
-    runtime = open_runtime(data_dir)
-    try:
-        principal = _as(runtime, user)
-        with transaction(runtime.sessions) as session:
-            users = [user_dict(u) for u in service.list_users(session, principal, org_id)]
-    finally:
-        runtime.close()
+    with acting_as(data_dir, user) as (_runtime, principal, session):
+        users = [user_dict(u) for u in service.list_users(session, principal, org_id)]
     if as_json:
         emit_json(users)
         return
@@ -238,12 +193,7 @@ def create_token(
     as_json: Json = False,
 ) -> None:
     """Issue an API token for yourself; it is shown once."""
-    runtime = open_runtime(data_dir)
-    try:
-        principal = _as(runtime, user)
+    with acting_as(data_dir, user) as (runtime, principal, session):
         ttl = timedelta(hours=runtime.settings.token_ttl_hours)
-        with transaction(runtime.sessions) as session:
-            token = issue_token(session, runtime.audit, principal, label, ttl).token
-    finally:
-        runtime.close()
+        token = issue_token(session, runtime.audit, principal, label, ttl).token
     report(as_json, {"token": token}, token)

@@ -12,7 +12,7 @@ import typer
 from medfleet.audit import service
 from medfleet.audit.model import Checkpoint
 from medfleet.audit.service import ExportFormat
-from medfleet.cli.context import DataDir, Json, open_runtime
+from medfleet.cli.context import DataDir, Json, opened
 from medfleet.cli.output import (
     EXIT_CHECK_FAILED,
     EXIT_INVALID,
@@ -53,13 +53,10 @@ def verify_command(
 ) -> None:
     """Recompute the hash chain and check every signed checkpoint; exit 1 on any break."""
     witnesses = _load_witnesses(witness or [], as_json)
-    runtime = open_runtime(data_dir)
-    try:
+    with opened(data_dir) as runtime:
         keys = runtime.trusted_keys()
         with transaction(runtime.sessions) as session:
             result = service.verify(session, keys, witnesses)
-    finally:
-        runtime.close()
     if as_json:
         emit_json(result.as_dict())
     elif result.ok:
@@ -90,15 +87,11 @@ def export_command(
     if fmt not in ("csv", "jsonl"):
         fail(f"unknown format {fmt!r}: use csv or jsonl", EXIT_INVALID)
     chosen: ExportFormat = "csv" if fmt == "csv" else "jsonl"
-    runtime = open_runtime(data_dir)
-    try:
-        with transaction(runtime.sessions) as session:
-            if output is None:
-                service.export(session, sys.stdout, chosen)
-                return
-            count = service.export_to_path(session, output, chosen)
-    finally:
-        runtime.close()
+    with opened(data_dir) as runtime, transaction(runtime.sessions) as session:
+        if output is None:
+            service.export(session, sys.stdout, chosen)
+            return
+        count = service.export_to_path(session, output, chosen)
     console.print(f"wrote {count} events to {output}", highlight=False)
 
 
@@ -111,12 +104,8 @@ def head_command(
     ] = None,
 ) -> None:
     """Print the signed chain head as JSON; keep it outside the database as a witness."""
-    runtime = open_runtime(data_dir)
-    try:
-        with transaction(runtime.sessions) as session:
-            head = service.head_checkpoint(session)
-    finally:
-        runtime.close()
+    with opened(data_dir) as runtime, transaction(runtime.sessions) as session:
+        head = service.head_checkpoint(session)
     if head is None:
         fail("the audit trail is empty", EXIT_NOT_FOUND)
     document = service.checkpoint_to_json(head)

@@ -13,7 +13,7 @@ from medfleet.accounts.auth import authenticate
 from medfleet.accounts.signatures import parse_meaning, signatures_for
 from medfleet.changes import service
 from medfleet.changes.render import change_dict, render_text
-from medfleet.cli.context import DataDir, Json, UserOption, open_runtime, sign_in
+from medfleet.cli.context import DataDir, Json, UserOption, acting_as, opened
 from medfleet.cli.output import console, emit_json, handle_errors, read_secret, report
 from medfleet.db.engine import transaction
 
@@ -30,14 +30,9 @@ def create_command(
     as_json: Json = False,
 ) -> None:
     """Open a change request authored by --user."""
-    runtime = open_runtime(data_dir)
-    try:
-        principal = sign_in(runtime, user)
-        with transaction(runtime.sessions) as session:
-            change = service.create(session, runtime.audit, principal, title, description)
-            document = change_dict(change, [])
-    finally:
-        runtime.close()
+    with acting_as(data_dir, user) as (runtime, principal, session):
+        change = service.create(session, runtime.audit, principal, title, description)
+        document = change_dict(change, [])
     report(as_json, document, f"opened {document['key']}: {document['title']}")
 
 
@@ -52,14 +47,9 @@ def edit_command(
     as_json: Json = False,
 ) -> None:
     """Edit a change request; its existing signatures become invalid."""
-    runtime = open_runtime(data_dir)
-    try:
-        principal = sign_in(runtime, user)
-        with transaction(runtime.sessions) as session:
-            change = service.edit(session, runtime.audit, principal, key, title, description)
-            document = change_dict(change, signatures_for(session, change, runtime.trusted_keys()))
-    finally:
-        runtime.close()
+    with acting_as(data_dir, user) as (runtime, principal, session):
+        change = service.edit(session, runtime.audit, principal, key, title, description)
+        document = change_dict(change, signatures_for(session, change, runtime.trusted_keys()))
     report(as_json, document, f"edited {document['key']}")
 
 
@@ -69,15 +59,10 @@ def show_command(
     key: str, user: UserOption, data_dir: DataDir = None, as_json: Json = False
 ) -> None:
     """Show a change request with every signature and whether it is still valid."""
-    runtime = open_runtime(data_dir)
-    try:
-        principal = sign_in(runtime, user)
-        with transaction(runtime.sessions) as session:
-            change = service.get(session, principal, key)
-            signatures = signatures_for(session, change, runtime.trusted_keys())
-            document, text = change_dict(change, signatures), render_text(change, signatures)
-    finally:
-        runtime.close()
+    with acting_as(data_dir, user) as (runtime, principal, session):
+        change = service.get(session, principal, key)
+        signatures = signatures_for(session, change, runtime.trusted_keys())
+        document, text = change_dict(change, signatures), render_text(change, signatures)
     if as_json:
         emit_json(document)
     else:
@@ -88,16 +73,11 @@ def show_command(
 @handle_errors
 def list_command(user: UserOption, data_dir: DataDir = None, as_json: Json = False) -> None:
     """List change requests, newest first."""
-    runtime = open_runtime(data_dir)
-    try:
-        principal = sign_in(runtime, user)
-        with transaction(runtime.sessions) as session:
-            documents = [
-                change_dict(c, signatures_for(session, c, runtime.trusted_keys()))
-                for c in service.list_all(session, principal)
-            ]
-    finally:
-        runtime.close()
+    with acting_as(data_dir, user) as (runtime, principal, session):
+        documents = [
+            change_dict(c, signatures_for(session, c, runtime.trusted_keys()))
+            for c in service.list_all(session, principal)
+        ]
     if as_json:
         emit_json(documents)
         return
@@ -117,8 +97,7 @@ def sign_command(
 ) -> None:
     """E-sign a change request; your password is asked again for every signature."""
     chosen = parse_meaning(meaning)
-    runtime = open_runtime(data_dir)
-    try:
+    with opened(data_dir) as runtime:
         password = read_secret(
             f"password for {user} (signing {key} as {chosen.value})",
             os.environ.get("MEDFLEET_PASSWORD"),
@@ -128,6 +107,4 @@ def sign_command(
             service.sign(session, runtime.audit, signer, key, chosen, comment)
             change = service.get(session, signer, key)
             document = change_dict(change, signatures_for(session, change, runtime.trusted_keys()))
-    finally:
-        runtime.close()
     report(as_json, document, f"signed {document['key']} as {chosen.value}")

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 
 from medfleet.accounts.auth import authenticate
 from medfleet.accounts.model import Principal
 from medfleet.cli.output import read_secret
 from medfleet.config import load_settings
+from medfleet.db.engine import transaction
 from medfleet.runtime import Runtime
 
 DataDir = Annotated[
@@ -49,3 +53,22 @@ def sign_in(runtime: Runtime, username: str, purpose: str = "cli") -> Principal:
     """
     password = read_secret(f"password for {username}", os.environ.get("MEDFLEET_PASSWORD"))
     return authenticate(runtime, username, password, purpose)
+
+
+@contextmanager
+def opened(data_dir: Path | None) -> Iterator[Runtime]:
+    """The runtime for a command, closed when the command is done."""
+    runtime = open_runtime(data_dir)
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+
+
+@contextmanager
+def acting_as(data_dir: Path | None, username: str) -> Iterator[tuple[Runtime, Principal, Session]]:
+    """Sign ``username`` in, then run the command's one transaction as that principal."""
+    with opened(data_dir) as runtime:
+        principal = sign_in(runtime, username)
+        with transaction(runtime.sessions) as session:
+            yield runtime, principal, session

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from medfleet.bootstrap import initialise
-from medfleet.cli.context import DataDir, Json, open_runtime
+from medfleet.cli.context import DataDir, Json, opened
 from medfleet.cli.output import console, emit_json, handle_errors, read_secret
 
 
@@ -27,11 +27,8 @@ def init_command(
     password = read_secret(
         "admin password", os.environ.get("MEDFLEET_ADMIN_PASSWORD"), confirm=True
     )
-    runtime = open_runtime(data_dir)
-    try:
+    with opened(data_dir) as runtime:
         result = initialise(runtime, manufacturer, admin, admin_name, password)
-    finally:
-        runtime.close()
     if as_json:
         emit_json({"ok": True, **result.as_dict()})
         return

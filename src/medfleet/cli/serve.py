@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from medfleet.cli.context import DataDir, open_runtime
+from medfleet.cli.context import DataDir, opened
 from medfleet.cli.output import handle_errors
 
 
@@ -21,9 +21,6 @@ def serve_command(
 
     from medfleet.api.app import create_app
 
-    runtime = open_runtime(data_dir)
-    _ = runtime.signer  # fail now, with a clear message, when 'medfleet init' was not run
-    try:
+    with opened(data_dir) as runtime:
+        _ = runtime.signer  # fail now, with a clear message, when 'medfleet init' was not run
         uvicorn.run(create_app(runtime), host=host, port=port, log_level="info")
-    finally:
-        runtime.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from medfleet.cli.context import DataDir, Json, open_runtime
+from medfleet.cli.context import DataDir, Json, opened
 from medfleet.cli.output import console, emit_json, handle_errors
 from medfleet.db.migrate import current_revision, head_revision, upgrade
 
@@ -15,14 +15,11 @@ app = typer.Typer(help="Database schema: upgrade and status.", no_args_is_help=T
 @handle_errors
 def upgrade_command(data_dir: DataDir = None, as_json: Json = False) -> None:
     """Migrate the database to the newest schema (safe to run again)."""
-    runtime = open_runtime(data_dir)
-    try:
+    with opened(data_dir) as runtime:
         runtime.settings.data_dir.mkdir(parents=True, exist_ok=True)
         before = current_revision(runtime.db)
         upgrade(runtime.db)
         after = current_revision(runtime.db)
-    finally:
-        runtime.close()
     if as_json:
         emit_json({"ok": True, "from": before, "to": after})
     else:
@@ -33,11 +30,8 @@ def upgrade_command(data_dir: DataDir = None, as_json: Json = False) -> None:
 @handle_errors
 def status_command(data_dir: DataDir = None, as_json: Json = False) -> None:
     """Show the database's schema revision and the newest one this code knows."""
-    runtime = open_runtime(data_dir)
-    try:
+    with opened(data_dir) as runtime:
         current, head = current_revision(runtime.db), head_revision(runtime.db)
-    finally:
-        runtime.close()
     if as_json:
         emit_json({"current": current, "head": head, "up_to_date": current == head})
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.panel import Panel
 from rich.text import Text
 
-from medfleet.cli.context import DataDir, Json, open_runtime
+from medfleet.cli.context import DataDir, Json, opened
 from medfleet.cli.output import EXIT_CHECK_FAILED, console, emit_json, handle_errors
 from medfleet.sim.demo import DEMO_PASSWORD, run_demo
 
@@ -13,16 +13,13 @@ from medfleet.sim.demo import DEMO_PASSWORD, run_demo
 @handle_errors
 def demo_command(data_dir: DataDir = None, as_json: Json = False) -> None:
     """Run the demo scenario on a fresh data directory and print what it did."""
-    runtime = open_runtime(data_dir)
 
     def step(message: str) -> None:
         if not as_json:
             console.print(Text("✓ ", style="green") + Text(message))
 
-    try:
+    with opened(data_dir) as runtime:
         summary = run_demo(runtime, step)
-    finally:
-        runtime.close()
     if as_json:
         emit_json(summary.as_dict())
     else:
