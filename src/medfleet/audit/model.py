@@ -5,7 +5,9 @@ UTF-8), which includes the previous event's hash, so changing, removing or reord
 breaks the chain at that point. Signed checkpoints of the chain head let a verifier detect a
 truncated tail and a chain rewritten by someone who recomputed the hashes.
 
-Nothing here does I/O: the verifier consumes rows and checkpoints from any source.
+Nothing here does I/O: the verifier consumes stored rows (``StoredEvent``, exactly as the
+database holds them, hashes in hex and the time in its canonical text) from any source, in
+sequence order, and can do so in independent slices that ``stitch`` joins up again.
 """
 
 from __future__ import annotations
@@ -13,16 +15,24 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
-from typing import Any
+from itertools import chain
+from json.encoder import encode_basestring
+from typing import Any, NamedTuple, Protocol
 
 GENESIS_HASH = "0" * 64
 CHECKPOINT_DOMAIN = b"medfleet-audit-checkpoint-v1\n"
 
 JSONValue = Any
+_json_str: Callable[[str], str] = encode_basestring
+_sha256 = hashlib.sha256
+
+
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)  # built once: ``json.dumps`` with options builds an encoder per call
 
 
 def canonical_json(value: JSONValue) -> str:
@@ -32,9 +42,7 @@ def canonical_json(value: JSONValue) -> str:
         ValueError: the value holds something JSON cannot carry exactly (NaN, infinity).
         TypeError: the value holds a type JSON does not know.
     """
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    return _CANONICAL.encode(value)
 
 
 def canonical_time(moment: datetime) -> str:
@@ -44,8 +52,33 @@ def canonical_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _json_str_or_null(value: str | None) -> str:
-    return "null" if value is None else str(encode_basestring(value))
+def event_text(
+    seq: int,
+    at: str,
+    actor: str,
+    org_id: int | None,
+    action: str,
+    object_type: str,
+    object_id: str,
+    payload_json: str,
+    prev_hash: str,
+) -> str:
+    """The canonical JSON text of one event document, from the values as they are stored.
+
+    ``at`` is the canonical time text, ``payload_json`` canonical JSON and ``prev_hash`` hex.
+    Built by formatting rather than ``json.dumps`` because verification runs it for every
+    event. Every text field goes through JSON string encoding, so no stored value can shift the
+    fields around it; ``org_id`` must be an ``int`` or ``None``.
+
+    Raises:
+        TypeError / ValueError: a field has the wrong type (seen only on tampered rows).
+    """
+    org = "null" if org_id is None else format(org_id, "d")
+    return (
+        f'{{"action":{_json_str(action)},"actor":{_json_str(actor)},"at":{_json_str(at)},'
+        f'"object_id":{_json_str(object_id)},"object_type":{_json_str(object_type)},'
+        f'"org_id":{org},"payload":{payload_json},"prev_hash":"{prev_hash}","seq":{seq:d}}}'
+    )
 
 
 def event_bytes(
@@ -59,32 +92,17 @@ def event_bytes(
     payload_json: str,
     prev_hash: str,
 ) -> bytes:
-    """The canonical bytes of one event, equal to ``canonical_json`` of the event document.
-
-    Built by formatting rather than ``json.dumps`` because verification runs it for every
-    event; ``payload_json`` must already be canonical JSON (as stored).
-    """
-    org = "null" if org_id is None else str(int(org_id))
-    return (
-        '{"action":%s,"actor":%s,"at":"%s","object_id":%s,"object_type":%s,"org_id":%s,'
-        '"payload":%s,"prev_hash":"%s","seq":%d}'
-        % (
-            encode_basestring(action),
-            encode_basestring(actor),
-            canonical_time(at),
-            encode_basestring(object_id),
-            encode_basestring(object_type),
-            org,
-            payload_json,
-            prev_hash,
-            seq,
-        )
-    ).encode()
+    """The canonical bytes of one event: equal to ``canonical_json`` of the event document."""
+    text = event_text(
+        seq, canonical_time(at), actor, org_id, action, object_type, object_id, payload_json,
+        prev_hash,
+    )  # fmt: skip
+    return text.encode()
 
 
 def event_hash(canonical: bytes) -> str:
     """SHA-256 hex digest of an event's canonical bytes."""
-    return hashlib.sha256(canonical).hexdigest()
+    return _sha256(canonical).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,168 +162,231 @@ class VerifyResult:
     detail: str = ""
 
     def as_dict(self) -> dict[str, JSONValue]:
-        """JSON-ready form for ``--json`` output and the API."""
-        return {
-            "ok": self.ok,
-            "events_checked": self.events_checked,
-            "last_seq": self.last_seq,
-            "last_hash": self.last_hash,
-            "checkpoints_checked": self.checkpoints_checked,
-            "first_bad_seq": self.first_bad_seq,
-            "problem": None if self.problem is None else self.problem.value,
-            "detail": self.detail,
-        }
+        """JSON-ready form for ``--json`` output and the API: the fields by name."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["problem"] = None if self.problem is None else self.problem.value
+        return values
 
 
-# (seq, at, actor, org_id, action, object_type, object_id, payload_json, prev_hash, hash)
-EventRow = tuple[int, datetime, str, "int | None", str, str, str, str, str, str]
-SignatureCheck = Callable[[Checkpoint], bool]
-HashLookup = Callable[[str], "int | None"]
+# (seq, at, actor, org_id, action, object_type, object_id, payload, prev_hash, hash) as stored.
+StoredEvent = tuple[int, str, str, "int | None", str, str, str, str, str, str]
+# Every checkpointed sequence number and the hashes signed for it.
+CheckpointHashes = Mapping[int, Sequence[str]]
 
 
-def _broken(
-    checked: int,
-    seq: int,
-    last: tuple[int, str],
-    problem: Problem,
-    detail: str,
-    checkpoints: int = 0,
-) -> VerifyResult:
-    return VerifyResult(
-        ok=False,
-        events_checked=checked,
-        last_seq=last[0],
-        last_hash=last[1],
-        checkpoints_checked=checkpoints,
-        first_bad_seq=seq,
-        problem=problem,
-        detail=detail,
-    )
+class ChainState(NamedTuple):
+    """How far a scan got: events accepted, and the last accepted sequence number and hash."""
+
+    checked: int = 0
+    seq: int = 0
+    hash: str = GENESIS_HASH
 
 
-def _diagnose_link(
-    row: EventRow, expected_prev: str, previous_seq: int, find_seq_by_hash: HashLookup
+GENESIS_STATE = ChainState()
+
+
+class SliceOutcome(NamedTuple):
+    """A slice of the chain scanned on its own; ``stitch`` checks how it joins the one before."""
+
+    first_seq: int
+    first_prev_hash: str
+    end: ChainState
+    clean: bool
+
+
+class ChainLookup(Protocol):
+    """The two look-ups that explain a break (only called once, after the first break)."""
+
+    def seq_of_hash(self, chain_hash: str) -> int | None:
+        """The stored sequence number of the event whose hash is ``chain_hash``."""
+
+    def successor_of(self, chain_hash: str) -> StoredEvent | None:
+        """The stored event whose ``prev_hash`` is ``chain_hash``."""
+
+
+def checkpoint_hashes(checkpoints: Iterable[Checkpoint]) -> dict[int, list[str]]:
+    """The signed hashes by sequence number, as ``scan`` wants them."""
+    found: dict[int, list[str]] = {}
+    for checkpoint in checkpoints:
+        found.setdefault(checkpoint.seq, []).append(checkpoint.hash)
+    return found
+
+
+def scan(
+    rows: Iterable[StoredEvent], state: ChainState, signed: CheckpointHashes
+) -> tuple[ChainState, StoredEvent | None]:
+    """Accept events while each is intact; return the state reached and the first rejected row.
+
+    An event is accepted when it has the next sequence number, links to the last accepted hash,
+    its stored fields hash to its stored hash, and that hash is every signed hash for its
+    sequence number. ``rows`` must be in sequence order.
+
+    This loop runs once per event, so ``event_text`` is inlined here (a call costs a fifth of
+    the loop); ``tests/audit/test_canonical.py`` holds the two to the same bytes.
+    """
+    checked, last_seq, last_hash = state
+    pending = iter(sorted(seq for seq in signed if seq > last_seq))
+    next_signed = next(pending, 0)
+    sha256, js = _sha256, _json_str
+    row: StoredEvent | None = None
+    for row in rows:
+        seq, at, actor, org_id, action, otype, oid, payload, prev_hash, stored_hash = row
+        if seq != last_seq + 1 or prev_hash != last_hash:
+            return ChainState(checked, last_seq, last_hash), row
+        try:
+            org = "null" if org_id is None else format(org_id, "d")
+            text = (
+                f'{{"action":{js(action)},"actor":{js(actor)},"at":{js(at)},'
+                f'"object_id":{js(oid)},"object_type":{js(otype)},'
+                f'"org_id":{org},"payload":{payload},"prev_hash":"{prev_hash}","seq":{seq:d}}}'
+            )
+            intact = sha256(text.encode()).hexdigest() == stored_hash
+        except (TypeError, ValueError):
+            intact = False
+        if not intact:
+            return ChainState(checked, last_seq, last_hash), row
+        if seq == next_signed:
+            if any(signed_hash != stored_hash for signed_hash in signed[seq]):
+                return ChainState(checked, last_seq, last_hash), row
+            next_signed = next(pending, 0)
+        checked += 1
+        last_seq, last_hash = seq, stored_hash
+    return ChainState(checked, last_seq, last_hash), None
+
+
+def scan_slice(rows: Iterable[StoredEvent], signed: CheckpointHashes) -> SliceOutcome | None:
+    """Scan one slice of the chain on its own; ``None`` when the slice is empty.
+
+    Its predecessor is not known here, so the first event's sequence number and link are taken
+    as given and reported; ``stitch`` checks them against the slice before.
+    """
+    iterator = iter(rows)
+    first = next(iterator, None)
+    if first is None:
+        return None
+    start = ChainState(0, first[0] - 1, first[8])
+    end, rejected = scan(chain((first,), iterator), start, signed)
+    return SliceOutcome(first[0], first[8], end, rejected is None)
+
+
+def stitch(start: ChainState, outcomes: Iterable[SliceOutcome | None]) -> ChainState:
+    """The state after the consecutive slices that join up and verified clean, in order.
+
+    Stops at the first slice that is empty, does not continue the state reached, or held a
+    rejected event (its accepted prefix still counts). Verifying on from the returned state with
+    ``verify_chain`` gives exactly the result of one scan from ``start``.
+    """
+    state = start
+    for outcome in outcomes:
+        if outcome is None or (outcome.first_seq, outcome.first_prev_hash) != (
+            state.seq + 1,
+            state.hash,
+        ):
+            break
+        state = outcome.end._replace(checked=state.checked + outcome.end.checked)
+        if not outcome.clean:
+            break
+    return state
+
+
+def check_signatures(
+    checkpoints: Sequence[Checkpoint], signature_ok: Callable[[Checkpoint], bool]
+) -> VerifyResult | None:
+    """The failure for the first checkpoint (by seq) that is unsigned or untrusted, else None."""
+    for checkpoint in sorted(checkpoints, key=lambda c: c.seq):
+        if checkpoint.seq < 1:
+            detail = f"a checkpoint names sequence number {checkpoint.seq}, below 1"
+        elif not signature_ok(checkpoint):
+            detail = (
+                f"checkpoint at event {checkpoint.seq} has an invalid signature "
+                f"(key {checkpoint.key_id or 'none'})"
+            )
+        else:
+            continue
+        return _broken(GENESIS_STATE, checkpoint.seq, Problem.BAD_CHECKPOINT, detail)
+    return None
+
+
+def _broken(state: ChainState, seq: int, problem: Problem, detail: str) -> VerifyResult:
+    checked, last_seq, last_hash = state
+    return VerifyResult(False, checked, last_seq, last_hash, 0, seq, problem, detail)
+
+
+def _written_as(row: StoredEvent, seq: int) -> bool:
+    """True when ``row``'s fields hash to its stored hash once its sequence number is ``seq``."""
+    try:
+        text = event_text(seq, *row[1:9])
+    except (TypeError, ValueError):
+        return False
+    return _sha256(text.encode()).hexdigest() == row[9]
+
+
+def _diagnose(
+    row: StoredEvent, state: ChainState, checkpoints: Sequence[Checkpoint], lookup: ChainLookup
 ) -> tuple[int, Problem, str]:
-    """Explain a row whose own hash is right but whose ``prev_hash`` is not the previous hash."""
-    seq, prev_hash = row[0], row[8]
-    linked_seq = find_seq_by_hash(prev_hash)
-    if linked_seq is not None and linked_seq != previous_seq:
-        return (
-            seq,
-            Problem.REORDERED,
-            f"event {seq} follows event {linked_seq} in the chain but is stored after "
-            f"event {previous_seq}",
-        )
+    """Explain why ``scan`` rejected ``row`` after accepting everything up to ``state``."""
+    seq, prev_hash, wanted = row[0], row[8], state.seq + 1
+    if seq == wanted and prev_hash == state.hash:
+        if not _written_as(row, seq):
+            return seq, Problem.MODIFIED, f"event {seq} content does not match its hash"
+        signed = next((c for c in checkpoints if c.seq == seq and c.hash != row[9]), None)
+        when = "" if signed is None else f" signed at {canonical_time(signed.signed_at)}"
+        detail = f"the chain at event {seq} differs from the checkpoint{when}: rewritten"
+        return seq, Problem.MODIFIED, detail
+    successor = lookup.successor_of(state.hash)
+    if successor is not None and successor[0] != wanted and _written_as(successor, wanted):
+        detail = f"event {wanted} follows event {state.seq} in the chain but is stored as event"
+        return wanted, Problem.REORDERED, f"{detail} {successor[0]}"
+    if seq > wanted:
+        missing = f"event {wanted}" if seq == wanted + 1 else f"events {wanted}..{seq - 1}"
+        return wanted, Problem.DELETED, f"{missing} missing"
+    if seq != wanted or not _written_as(row, seq):
+        return seq, Problem.MODIFIED, f"event {seq} content does not match its hash"
+    linked_seq = lookup.seq_of_hash(prev_hash)
+    if linked_seq is not None and linked_seq != state.seq:
+        detail = f"event {seq} follows event {linked_seq} in the chain but is stored after event"
+        return seq, Problem.REORDERED, f"{detail} {state.seq}"
+    if state.seq == 0:
+        return seq, Problem.MODIFIED, f"event {seq} does not start from the genesis hash"
     return (
-        previous_seq,
+        state.seq,
         Problem.MODIFIED,
-        f"event {previous_seq} was changed and its hash recomputed; event {seq} still links "
+        f"event {state.seq} was changed and its hash recomputed; event {seq} still links "
         f"to its original hash {prev_hash[:16]}…",
     )
 
 
 def verify_chain(
-    rows: Iterable[EventRow],
-    checkpoints: Iterable[Checkpoint],
-    signature_ok: SignatureCheck,
-    find_seq_by_hash: HashLookup,
+    rows: Iterable[StoredEvent],
+    checkpoints: Sequence[Checkpoint],
+    lookup: ChainLookup,
+    start: ChainState = GENESIS_STATE,
+    signed_upto: int | None = None,
 ) -> VerifyResult:
-    """Verify events in sequence order against each other and against signed checkpoints.
+    """Verify stored events in sequence order against each other and against checkpoints.
 
-    ``rows`` must be ordered by ``seq``. ``checkpoints`` are every signed statement about the
-    chain (history and head); each must carry a valid signature and match the chain at its
-    sequence number, and none may lie beyond the last event (that is a truncated tail).
-    ``find_seq_by_hash`` is only called to explain the first break.
+    ``rows`` are the events after ``start.seq`` (``start`` is where a scan, or ``stitch``, got
+    to); ``checkpoints`` are every signed statement about the chain, already checked with
+    ``check_signatures``. Each must match the chain at its sequence number, and none may lie
+    beyond the last event (that is a truncated tail). Events beyond ``signed_upto`` (the signed
+    head) were not appended by medfleet. The first problem is reported with its sequence number.
     """
-    wanted = sorted(checkpoints, key=lambda c: c.seq)
-    for checkpoint in wanted:
-        if not signature_ok(checkpoint):
-            return _broken(
-                0,
-                checkpoint.seq,
-                (0, GENESIS_HASH),
-                Problem.BAD_CHECKPOINT,
-                f"checkpoint at event {checkpoint.seq} has an invalid signature "
-                f"(key {checkpoint.key_id})",
-            )
-    pending = iter(wanted)
-    next_checkpoint = next(pending, None)
-    checked = 0
-    previous_seq, previous_hash = 0, GENESIS_HASH
-    sha256 = hashlib.sha256
-    for row in rows:
-        seq, at, actor, org_id, action, otype, oid, payload, prev_hash, stored_hash = row
-        if seq != previous_seq + 1:
-            if seq <= previous_seq:
-                return _broken(
-                    checked,
-                    seq,
-                    (previous_seq, previous_hash),
-                    Problem.REORDERED,
-                    f"event {seq} is stored after event {previous_seq}",
-                )
-            missing = (
-                f"event {previous_seq + 1}"
-                if seq == previous_seq + 2
-                else f"events {previous_seq + 1}..{seq - 1}"
-            )
-            return _broken(
-                checked,
-                previous_seq + 1,
-                (previous_seq, previous_hash),
-                Problem.DELETED,
-                f"{missing} missing",
-            )
-        computed = sha256(
-            event_bytes(seq, at, actor, org_id, action, otype, oid, payload, prev_hash)
-        ).hexdigest()
-        if computed != stored_hash:
-            return _broken(
-                checked,
-                seq,
-                (previous_seq, previous_hash),
-                Problem.MODIFIED,
-                f"event {seq} content does not match its hash",
-            )
-        if prev_hash != previous_hash:
-            bad_seq, problem, detail = _diagnose_link(
-                row, previous_hash, previous_seq, find_seq_by_hash
-            )
-            return _broken(checked, bad_seq, (previous_seq, previous_hash), problem, detail)
-        while next_checkpoint is not None and next_checkpoint.seq == seq:
-            if next_checkpoint.hash != stored_hash:
-                return _broken(
-                    checked,
-                    seq,
-                    (previous_seq, previous_hash),
-                    Problem.MODIFIED,
-                    f"the chain at event {seq} differs from the checkpoint signed at "
-                    f"{canonical_time(next_checkpoint.signed_at)}: rewritten",
-                )
-            next_checkpoint = next(pending, None)
-        checked += 1
-        previous_seq, previous_hash = seq, stored_hash
-    if next_checkpoint is not None:
-        if next_checkpoint.seq <= 0:
-            return _broken(
-                checked,
-                0,
-                (previous_seq, previous_hash),
-                Problem.BAD_CHECKPOINT,
-                "checkpoint names a sequence number below 1",
-            )
-        return _broken(
-            checked,
-            previous_seq + 1,
-            (previous_seq, previous_hash),
-            Problem.TRUNCATED,
-            f"events {previous_seq + 1}..{wanted[-1].seq} are missing: a signed "
-            f"checkpoint covers event {wanted[-1].seq}",
-        )
+    state, rejected = scan(rows, start, checkpoint_hashes(checkpoints))
+    if rejected is not None:
+        seq, problem, detail = _diagnose(rejected, state, checkpoints, lookup)
+        return _broken(state, seq, problem, detail)
+    beyond = max((c.seq for c in checkpoints), default=0)
+    if beyond > state.seq:
+        detail = f"events {state.seq + 1}..{beyond} are missing: a signed checkpoint covers"
+        return _broken(state, state.seq + 1, Problem.TRUNCATED, f"{detail} event {beyond}")
+    if signed_upto is not None and state.seq > signed_upto:
+        first = signed_upto + 1
+        detail = f"events {first}..{state.seq} lie beyond the signed head (event {signed_upto})"
+        return _broken(state, first, Problem.MODIFIED, f"{detail}: not appended by medfleet")
     return VerifyResult(
         ok=True,
-        events_checked=checked,
-        last_seq=previous_seq,
-        last_hash=previous_hash,
-        checkpoints_checked=len(wanted),
+        events_checked=state.checked,
+        last_seq=state.seq,
+        last_hash=state.hash,
+        checkpoints_checked=len(checkpoints),
     )

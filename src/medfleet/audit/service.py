@@ -3,32 +3,55 @@
 ``AuditLog.record`` writes inside the caller's transaction, so an event exists exactly when the
 change it records was committed. Appends take the head lock first; the head is re-signed at
 every append and a checkpoint is kept every ``checkpoint_interval`` events.
+
+``verify`` reads the events with the database driver's own cursor (a server-side cursor on
+PostgreSQL, so the trail is streamed, never loaded whole) and hashes what is stored, using no
+database function. A large SQLite trail is verified in slices by forked worker processes that
+read the same committed state; ``medfleet.audit.model.stitch`` joins their results and the
+caller's session verifies on from where they stopped, so the outcome (first broken sequence
+number and why) is exactly that of one sequential pass.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator, Sequence
+import multiprocessing
+import os
+import sqlite3
+import sys
+import threading
+from collections.abc import Generator, Iterable, Sequence
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from hashlib import sha256
+from itertools import chain, pairwise
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from medfleet.audit.model import (
-    GENESIS_HASH,
+    GENESIS_STATE,
+    ChainState,
     Checkpoint,
-    EventRow,
+    CheckpointHashes,
     NewEvent,
+    SliceOutcome,
+    StoredEvent,
     VerifyResult,
     canonical_json,
+    canonical_time,
+    check_signatures,
+    checkpoint_hashes,
     checkpoint_message,
-    event_bytes,
-    event_hash,
+    event_text,
+    scan_slice,
+    stitch,
     verify_chain,
 )
 from medfleet.audit.tables import HEAD_ROW_ID, AuditCheckpointRow, AuditEventRow, AuditHeadRow
@@ -36,19 +59,19 @@ from medfleet.clock import Clock
 from medfleet.signing.server_key import ServerSigner, signature_valid
 
 ExportFormat = Literal["csv", "jsonl"]
+# Also the layout of ``StoredEvent``, which the verifier reads in this order.
 EXPORT_COLUMNS = (
-    "seq",
-    "at",
-    "actor",
-    "org_id",
-    "action",
-    "object_type",
-    "object_id",
-    "payload",
-    "prev_hash",
+    "seq", "at", "actor", "org_id", "action", "object_type", "object_id", "payload", "prev_hash",
     "hash",
-)
-_VERIFY_BATCH = 20_000
+)  # fmt: skip
+_EVENTS = cast(Table, AuditEventRow.__table__)
+_HEAD = cast(Table, AuditHeadRow.__table__)
+_CHECKPOINTS = cast(Table, AuditCheckpointRow.__table__)
+Batches = Generator[list[StoredEvent], None, None]
+_FETCH_BATCH = 1000
+_PARALLEL_MIN_EVENTS = 50_000  # smaller trails take well under a second in one pass
+_SLICES_PER_WORKER = 4
+_MAX_WORKERS = 4
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -75,60 +98,50 @@ class AuditLog:
     def record_many(self, session: Session, events: Sequence[NewEvent]) -> int:
         """Append events in order in the caller's transaction; return the last sequence number.
 
+        The head row is locked first, so concurrent writers queue and never fork the chain.
+        All events of one call share one timestamp. Nothing is written when any payload fails.
+
         Raises:
             AuditHeadMissingError: the audit tables were never initialised.
             ValueError / TypeError: a payload cannot be represented as canonical JSON.
         """
         head = session.execute(
-            select(AuditHeadRow).where(AuditHeadRow.id == HEAD_ROW_ID).with_for_update()
-        ).scalar_one_or_none()
+            select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == HEAD_ROW_ID).with_for_update()
+        ).first()
         if head is None:
             raise AuditHeadMissingError("audit head row missing; run 'medfleet db upgrade'")
+        seq, prev = int(head.seq), str(head.hash)
         if not events:
-            return head.seq
-        at = self.clock.now()
-        seq, prev = head.seq, head.hash
-        rows: list[dict[str, object]] = []
+            return seq
+        at = canonical_time(self.clock.now())
+        rows: list[tuple[Any, ...]] = []
         checkpoints: list[dict[str, object]] = []
         for event in events:
             seq += 1
             payload = canonical_json(dict(event.payload))
-            digest = event_hash(
-                event_bytes(
-                    seq,
-                    at,
-                    event.actor,
-                    event.org_id,
-                    event.action,
-                    event.object_type,
-                    event.object_id,
-                    payload,
-                    prev,
-                )
-            )
+            text = event_text(
+                seq, at, event.actor, event.org_id, event.action, event.object_type,
+                event.object_id, payload, prev,
+            )  # fmt: skip
+            digest = sha256(text.encode()).hexdigest()
             rows.append(
-                {
-                    "seq": seq,
-                    "at": at,
-                    "actor": event.actor,
-                    "org_id": event.org_id,
-                    "action": event.action,
-                    "object_type": event.object_type,
-                    "object_id": event.object_id,
-                    "payload": payload,
-                    "prev_hash": prev,
-                    "hash": digest,
-                }
-            )
+                (seq, at, event.actor, event.org_id, event.action, event.object_type,
+                 event.object_id, payload, prev, digest)
+            )  # fmt: skip
             if seq % self.checkpoint_interval == 0:
                 checkpoints.append(self._signed(seq, digest))
             prev = digest
-        session.execute(insert(AuditEventRow), rows)
+        connection = session.connection()
+        mark = _placeholder(connection.dialect.paramstyle)
+        connection.exec_driver_sql(
+            f"INSERT INTO audit_event ({', '.join(EXPORT_COLUMNS)}) "  # noqa: S608 - constants
+            f"VALUES ({', '.join([mark] * len(EXPORT_COLUMNS))})",
+            rows,
+        )
         if checkpoints:
-            session.execute(insert(AuditCheckpointRow), checkpoints)
+            session.execute(insert(_CHECKPOINTS), checkpoints)
         signed = self._signed(seq, prev)
-        session.execute(update(AuditHeadRow).where(AuditHeadRow.id == HEAD_ROW_ID).values(**signed))
-        head.seq, head.hash = seq, prev  # keep the identity-mapped head in step
+        session.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ROW_ID).values(**signed))
         return seq
 
     def _signed(self, seq: int, chain_hash: str) -> dict[str, object]:
@@ -143,62 +156,161 @@ class AuditLog:
         }
 
 
-def _event_rows(session: Session) -> Iterator[EventRow]:
-    table = AuditEventRow.__table__
-    statement = select(
-        table.c.seq,
-        table.c.at,
-        table.c.actor,
-        table.c.org_id,
-        table.c.action,
-        table.c.object_type,
-        table.c.object_id,
-        table.c.payload,
-        table.c.prev_hash,
-        table.c.hash,
-    ).order_by(table.c.seq)
-    result = session.connection().execution_options(yield_per=_VERIFY_BATCH).execute(statement)
-    for partition in result.partitions():
-        yield from partition  # type: ignore[misc]
+def _placeholder(paramstyle: str) -> str:
+    return "?" if paramstyle == "qmark" else "%s"
 
 
-def _checkpoints(session: Session) -> list[Checkpoint]:
+def _select_events(paramstyle: str, *conditions: str) -> str:
+    """SQL reading stored events in sequence order; ``conditions`` use ``{}`` for parameters."""
+    where = " AND ".join(c.format(_placeholder(paramstyle)) for c in conditions)
+    return (
+        f"SELECT {', '.join(EXPORT_COLUMNS)} FROM audit_event"  # noqa: S608 - constants only
+        f"{' WHERE ' + where if where else ''} ORDER BY seq"
+    )
+
+
+def _fetch(cursor: Any, sql: str, params: Sequence[object]) -> Batches:
+    """Rows of ``sql`` in batches from a DB-API cursor, which is closed at the end."""
+    try:
+        cursor.execute(sql, params)
+        while batch := cursor.fetchmany(_FETCH_BATCH):
+            yield batch
+    finally:
+        cursor.close()
+
+
+def _session_events(
+    session: Session, conditions: Sequence[str], params: Sequence[object], *, stream: bool = False
+) -> Batches:
+    """Stored events read in the session's transaction, bypassing SQLAlchemy's row processing."""
+    connection = session.connection()
+    driver: Any = connection.connection.driver_connection
+    if stream and connection.dialect.name == "postgresql":
+        cursor = driver.cursor(name="medfleet_audit_scan")  # server-side: streamed in batches
+        cursor.itersize = _FETCH_BATCH
+    else:
+        cursor = driver.cursor()
+    return _fetch(cursor, _select_events(connection.dialect.paramstyle, *conditions), params)
+
+
+@dataclass(frozen=True)
+class _SessionLookup:
+    """``ChainLookup`` over the session; used only to explain a break."""
+
+    session: Session
+
+    def seq_of_hash(self, chain_hash: str) -> int | None:
+        return self.session.scalar(select(_EVENTS.c.seq).where(_EVENTS.c.hash == chain_hash))
+
+    def successor_of(self, chain_hash: str) -> StoredEvent | None:
+        with closing(_session_events(self.session, ["prev_hash = {}"], [chain_hash])) as found:
+            return next(chain.from_iterable(found), None)
+
+
+def _scan_sqlite_slice(
+    job: tuple[str, int | None, int | None, CheckpointHashes],
+) -> SliceOutcome | None:
+    """Worker: scan the events with ``after < seq <= upto`` (open-ended where ``None``)."""
+    path, after, upto, signed = job
+    conditions = [c for c, bound in (("seq > {}", after), ("seq <= {}", upto)) if bound is not None]
+    params = [bound for bound in (after, upto) if bound is not None]
+    connection = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        sql = _select_events("qmark", *conditions)
+        return scan_slice(chain.from_iterable(_fetch(connection.cursor(), sql, params)), signed)
+    finally:
+        connection.close()
+
+
+def _parallel_start(session: Session, signed: CheckpointHashes, workers: int) -> ChainState:
+    """Scan a large SQLite trail in slices on ``workers`` processes; return where they got to.
+
+    The caller's transaction began with ``BEGIN IMMEDIATE`` (see ``medfleet.db.engine``) and
+    holds the write lock, so the workers' snapshots equal the committed state the session
+    reads. Appends in the caller's own uncommitted transaction are not seen by the workers; the
+    session verifies them afterwards. Workers are forked (no start-up cost) and only from a
+    single-threaded process on Linux; each opens its own read-only connection and never touches
+    the parent's. Anything unusual (a worker failing, say) leaves the whole scan to the session.
+    """
+    connection = session.connection()
+    path = connection.engine.url.database
+    if (
+        workers < 2
+        or connection.dialect.name != "sqlite"
+        or not path
+        or path == ":memory:"
+        or not sys.platform.startswith("linux")
+        or threading.active_count() > 1
+    ):
+        return GENESIS_STATE
+    last = session.scalar(select(func.max(_EVENTS.c.seq))) or 0
+    if last < _PARALLEL_MIN_EVENTS:
+        return GENESIS_STATE
+    count = workers * _SLICES_PER_WORKER
+    bounds = [None, *(last * i // count for i in range(1, count)), None]
+    jobs = [(path, lo, hi, signed) for lo, hi in pairwise(bounds)]  # a slice checks its own
+    context = multiprocessing.get_context("fork")
+    try:
+        # With "fork" the executor starts every worker at the first submit, before its own
+        # manager thread exists; a worker that dies raises BrokenExecutor instead of hanging.
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = [pool.submit(_scan_sqlite_slice, job) for job in jobs]
+            state = stitch(GENESIS_STATE, (future.result() for future in futures))
+            pool.shutdown(cancel_futures=True)  # after a break, skip the slices not started
+            return state
+    except (BrokenExecutor, OSError, sqlite3.Error):
+        return GENESIS_STATE
+
+
+def _checkpoints(session: Session) -> tuple[list[Checkpoint], int]:
+    """Every signed statement stored (history and head), and the head's sequence number."""
     found = [
         Checkpoint(row.seq, row.hash, row.signed_at, row.key_id, row.signature)
-        for row in session.scalars(select(AuditCheckpointRow))
+        for row in session.execute(select(_CHECKPOINTS))
     ]
-    head = session.get(AuditHeadRow, HEAD_ROW_ID)
-    if head is not None and head.seq > 0:
-        if head.signature is None or head.signed_at is None or head.key_id is None:
-            found.append(Checkpoint(head.seq, head.hash, head.signed_at or _EPOCH, "", b""))
-        else:
-            found.append(
-                Checkpoint(head.seq, head.hash, head.signed_at, head.key_id, head.signature)
-            )
-    return found
+    head = session.execute(select(_HEAD).where(_HEAD.c.id == HEAD_ROW_ID)).first()
+    if head is None:
+        return found, 0
+    if head.seq > 0:  # an unsigned head still counts, and fails its signature check
+        signed_at, key_id, signature = head.signed_at or _EPOCH, head.key_id or "", head.signature
+        found.append(Checkpoint(head.seq, head.hash, signed_at, key_id, signature or b""))
+    return found, head.seq
 
 
 def verify(
     session: Session,
     trusted_keys: dict[str, Ed25519PublicKey],
     witnesses: Iterable[Checkpoint] = (),
+    *,
+    workers: int | None = None,
 ) -> VerifyResult:
-    """Verify the whole trail as stored, plus any checkpoints kept outside the database."""
+    """Verify the whole trail as stored, plus any checkpoints kept outside the database.
 
-    def lookup(chain_hash: str) -> int | None:
-        return session.scalar(select(AuditEventRow.seq).where(AuditEventRow.hash == chain_hash))
-
-    return verify_chain(
-        _event_rows(session),
-        [*_checkpoints(session), *witnesses],
-        lambda c: signature_valid(trusted_keys, c.key_id, c.signature, c.message()),
-        lookup,
+    Every event's hash is recomputed from its stored fields, every link and sequence number is
+    checked, every checkpoint must carry a trusted signature and match the chain, and no event
+    may lie beyond the signed head. The result names the first broken sequence number and why.
+    ``workers`` (default: CPU count, at most 4) only changes the speed, never the result; run
+    it in its own transaction (as ``transaction(rt.sessions)`` gives) to see committed state.
+    """
+    stored, signed_upto = _checkpoints(session)
+    checkpoints = [*stored, *witnesses]
+    failure = check_signatures(
+        checkpoints, lambda c: signature_valid(trusted_keys, c.key_id, c.signature, c.message())
     )
+    if failure is not None:
+        return failure
+    if workers is None:
+        workers = min(os.cpu_count() or 1, _MAX_WORKERS)
+    start = _parallel_start(session, checkpoint_hashes(checkpoints), workers)
+    with closing(_session_events(session, ["seq > {}"], [start.seq], stream=True)) as batches:
+        return verify_chain(
+            chain.from_iterable(batches), checkpoints, _SessionLookup(session), start, signed_upto
+        )
 
 
 def head_checkpoint(session: Session) -> Checkpoint | None:
     """The signed head as it stands, for keeping outside the database as a witness."""
-    head = session.get(AuditHeadRow, HEAD_ROW_ID)
+    head = session.execute(select(_HEAD).where(_HEAD.c.id == HEAD_ROW_ID)).first()
     if head is None or head.seq == 0 or head.signature is None or head.signed_at is None:
         return None
     return Checkpoint(head.seq, head.hash, head.signed_at, head.key_id or "", head.signature)
@@ -234,7 +346,11 @@ def checkpoint_from_json(document: dict[str, object]) -> Checkpoint:
 
 
 def export(session: Session, out: IO[str], fmt: ExportFormat, org_id: int | None = None) -> int:
-    """Write every event (or one organization's) in sequence order; return how many."""
+    """Write every event (or one organization's) in sequence order; return how many.
+
+    Values are written as they were hashed (canonical time, hex hashes; the payload as its
+    canonical JSON text in CSV, parsed in JSON lines), so the export can be re-verified.
+    """
     statement = select(AuditEventRow).order_by(AuditEventRow.seq)
     if org_id is not None:
         statement = statement.where(AuditEventRow.org_id == org_id)
@@ -242,7 +358,7 @@ def export(session: Session, out: IO[str], fmt: ExportFormat, org_id: int | None
     if writer is not None:
         writer.writerow(EXPORT_COLUMNS)
     count = 0
-    rows = session.execute(statement.execution_options(yield_per=_VERIFY_BATCH)).scalars()
+    rows = session.execute(statement.execution_options(yield_per=_FETCH_BATCH)).scalars()
     for row in rows:
         record = event_as_dict(row)
         if writer is not None:
@@ -254,10 +370,10 @@ def export(session: Session, out: IO[str], fmt: ExportFormat, org_id: int | None
 
 
 def event_as_dict(row: AuditEventRow) -> dict[str, object]:
-    """One event as JSON-ready data (payload parsed)."""
+    """One event as JSON-ready data (payload parsed, time in its canonical hashed form)."""
     return {
         "seq": row.seq,
-        "at": row.at.isoformat(),
+        "at": canonical_time(row.at),
         "actor": row.actor,
         "org_id": row.org_id,
         "action": row.action,

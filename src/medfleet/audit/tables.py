@@ -5,6 +5,11 @@
 PostgreSQL; on SQLite ``BEGIN IMMEDIATE`` does the same. The unique ``seq`` primary key is the
 last line of defence: a writer that somehow computed the same position fails instead of forking
 the chain. No foreign keys: the trail must outlive and not constrain what it describes.
+
+An event is stored exactly as it is hashed: the time as its canonical text
+(``2026-01-15T09:00:00.000000+00:00``, which also sorts in time order), the payload as canonical
+JSON and the hashes in hex, so the verifier reads the hashed values without converting them.
+On SQLite ``seq`` is an ``INTEGER PRIMARY KEY``, the table's own row id.
 """
 
 from __future__ import annotations
@@ -12,11 +17,34 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
+from medfleet.audit.model import canonical_time
 from medfleet.db.base import Base, UTCDateTime
 
 HEAD_ROW_ID = 1
+CANONICAL_TIME_LENGTH = len("2026-01-15T09:00:00.000000+00:00")
+# BIGINT elsewhere; exactly "INTEGER" on SQLite, where that makes the key the row id.
+SequenceNumber = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class AuditTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC time stored as its canonical text, the exact string that is hashed."""
+
+    impl = String(CANONICAL_TIME_LENGTH)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> str | None:  # noqa: ARG002
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: medfleet stores timezone-aware UTC only")
+        return canonical_time(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> datetime | None:  # noqa: ARG002
+        return None if value is None else datetime.fromisoformat(value)
 
 
 class AuditEventRow(Base):
@@ -24,8 +52,8 @@ class AuditEventRow(Base):
 
     __tablename__ = "audit_event"
 
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    seq: Mapped[int] = mapped_column(SequenceNumber, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(AuditTime())
     actor: Mapped[str] = mapped_column(String(200))
     org_id: Mapped[int | None] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(100))

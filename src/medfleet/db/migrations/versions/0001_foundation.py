@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+import medfleet.audit.tables
 import medfleet.db.base
 
 revision = "0001"
@@ -31,8 +32,14 @@ def upgrade() -> None:
     )
     op.create_table(
         "audit_event",
-        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column("at", medfleet.db.base.UTCDateTime(timezone=True), nullable=False),
+        # INTEGER on SQLite makes seq the row id; the time is its canonical (hashed) text.
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
+        sa.Column("at", medfleet.audit.tables.AuditTime(), nullable=False),
         sa.Column("actor", sa.String(length=200), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=True),
         sa.Column("action", sa.String(length=100), nullable=False),
