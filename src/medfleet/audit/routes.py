@@ -11,19 +11,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from medfleet.accounts.errors import PermissionDeniedError
-from medfleet.accounts.model import OrgKind, Principal, Role
 from medfleet.api.deps import API_PREFIX, CurrentPrincipal, RuntimeDep, unit_of_work
+from medfleet.audit.access import read_events, require_verifier
 from medfleet.audit.service import event_as_dict, verify
-from medfleet.audit.tables import AuditEventRow
 
 router = APIRouter(prefix=f"{API_PREFIX}/audit", tags=["audit"])
 
 MAX_PAGE = 1000
-TRAIL_READERS = (Role.ADMIN, Role.AUDITOR)
 
 
 class AuditEventOut(BaseModel):
@@ -61,44 +56,6 @@ class VerifyOut(BaseModel):
     detail: str
 
 
-def visible_org(principal: Principal) -> int | None:
-    """The one organization whose events the caller may read, or ``None`` for all of them.
-
-    Raises:
-        PermissionDeniedError: manufacturer staff other than admins and auditors.
-    """
-    if principal.org_kind is OrgKind.HOSPITAL:
-        return principal.org_id
-    if not principal.has_any(*TRAIL_READERS):
-        raise PermissionDeniedError("reading the audit trail needs the admin or auditor role")
-    return None
-
-
-def read_events(
-    session: Session,
-    principal: Principal,
-    *,
-    after_seq: int,
-    limit: int,
-    object_type: str | None = None,
-    object_id: str | None = None,
-) -> list[AuditEventRow]:
-    """Events after ``after_seq`` that the caller may see, oldest first, at most ``limit``.
-
-    Raises:
-        PermissionDeniedError: see ``visible_org``.
-    """
-    org_id = visible_org(principal)
-    statement = select(AuditEventRow).where(AuditEventRow.seq > after_seq)
-    if org_id is not None:
-        statement = statement.where(AuditEventRow.org_id == org_id)
-    if object_type is not None:
-        statement = statement.where(AuditEventRow.object_type == object_type)
-    if object_id is not None:
-        statement = statement.where(AuditEventRow.object_id == object_id)
-    return list(session.scalars(statement.order_by(AuditEventRow.seq).limit(limit)))
-
-
 @router.get("/events", summary="Read the audit trail")
 def list_events(
     *,
@@ -127,10 +84,7 @@ def list_events(
 @router.get("/verify", summary="Verify the whole audit chain")
 def verify_trail(runtime: RuntimeDep, principal: CurrentPrincipal) -> VerifyOut:
     """Recompute every hash and check every signed checkpoint (manufacturer admin or auditor)."""
-    if principal.org_kind is not OrgKind.MANUFACTURER or not principal.has_any(*TRAIL_READERS):
-        raise PermissionDeniedError(
-            "verifying the audit trail needs the manufacturer's admin or auditor role"
-        )
+    require_verifier(principal)
     with unit_of_work(runtime) as session:
         result = verify(session, runtime.trusted_keys())
     return VerifyOut.model_validate(result.as_dict())
