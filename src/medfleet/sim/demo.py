@@ -119,75 +119,43 @@ def _create_hospitals(
     return biomeds
 
 
+def _sign_as(
+    rt: Runtime, username: str, key: str, meaning: Meaning, comment: str | None = None
+) -> None:
+    """Re-authenticate ``username`` (as every e-signature requires) and sign in one step."""
+    signer = authenticate(rt, username, DEMO_PASSWORD, "esignature")
+    with transaction(rt.sessions) as s:
+        changes.sign(s, rt.audit, signer, key, meaning, comment)
+
+
 def _signing(rt: Runtime, summary: DemoSummary, step: Step) -> None:
     engineer = authenticate(rt, "eng.erik", DEMO_PASSWORD)
     with transaction(rt.sessions) as s:
-        change = changes.create(
-            s,
-            rt.audit,
-            engineer,
-            "Fix occlusion alarm latency at low flow rates",
+        key = changes.create(
+            s, rt.audit, engineer, "Fix occlusion alarm latency at low flow rates",
             "Complaint: occlusion alarm raised 40 s late below 1 ml/h. Tighten the pressure "
             "trend filter in the pump controller.",
-        )
-        key = change.key
+        ).key  # fmt: skip
     step(f"{key} opened by {engineer.full_name}")
-    with transaction(rt.sessions) as s:
-        changes.sign(
-            s,
-            rt.audit,
-            authenticate(rt, "eng.erik", DEMO_PASSWORD, "esignature"),
-            key,
-            Meaning.AUTHORED,
-        )
+    _sign_as(rt, "eng.erik", key, Meaning.AUTHORED)
     try:
-        with transaction(rt.sessions) as s:
-            changes.sign(
-                s,
-                rt.audit,
-                authenticate(rt, "eng.erik", DEMO_PASSWORD, "esignature"),
-                key,
-                Meaning.APPROVED,
-            )
+        _sign_as(rt, "eng.erik", key, Meaning.APPROVED)
     except SeparationOfDutiesError as refused:
         summary.separation_of_duties_enforced = True
         step(f"author's own approval refused: {refused}")
-    qa = authenticate(rt, "qa.quinn", DEMO_PASSWORD, "esignature")
+    _sign_as(rt, "qa.quinn", key, Meaning.APPROVED, "Risk file delta reviewed.")
     with transaction(rt.sessions) as s:
-        changes.sign(s, rt.audit, qa, key, Meaning.APPROVED, "Risk file delta reviewed.")
-    with transaction(rt.sessions) as s:
-        changes.edit(
-            s,
-            rt.audit,
-            engineer,
-            key,
+        change = changes.edit(
+            s, rt.audit, engineer, key,
             description="Complaint: occlusion alarm raised 40 s late below 1 ml/h. "
             "Tighten the pressure trend filter; add a regression test at 0.5 ml/h.",
-        )
-        invalid = [
-            v
-            for v in signatures_for(s, changes.get(s, engineer, key), rt.trusted_keys())
-            if not v.valid
-        ]
-    step(f"{key} edited after signing: {len(invalid)} signature(s) now invalid")
+        )  # fmt: skip
+        invalidated = sum(not v.valid for v in signatures_for(s, change, rt.trusted_keys()))
+    step(f"{key} edited after signing: {invalidated} signature(s) now invalid")
+    _sign_as(rt, "eng.erik", key, Meaning.AUTHORED)
+    _sign_as(rt, "qa.quinn", key, Meaning.APPROVED, "Re-approved after the edit.")
     with transaction(rt.sessions) as s:
-        changes.sign(
-            s,
-            rt.audit,
-            authenticate(rt, "eng.erik", DEMO_PASSWORD, "esignature"),
-            key,
-            Meaning.AUTHORED,
-        )
-    with transaction(rt.sessions) as s:
-        changes.sign(
-            s,
-            rt.audit,
-            authenticate(rt, "qa.quinn", DEMO_PASSWORD, "esignature"),
-            key,
-            Meaning.APPROVED,
-            "Re-approved after the edit.",
-        )
-        change = changes.get(s, qa, key)
+        change = changes.get(s, engineer, key)
         views = signatures_for(s, change, rt.trusted_keys())
         summary.rendering = render_text(change, views)
         summary.change_request = {
@@ -195,7 +163,7 @@ def _signing(rt: Runtime, summary: DemoSummary, step: Step) -> None:
             "title": change.title,
             "signatures": [v.as_dict() for v in views],
             "valid_signatures": sum(v.valid for v in views),
-            "invalidated_by_edit": len(invalid),
+            "invalidated_by_edit": invalidated,
         }
     step(f"{key} signed again: {summary.change_request['valid_signatures']} valid signature(s)")
 
