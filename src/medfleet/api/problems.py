@@ -48,6 +48,7 @@ from medfleet.errors import (
     NotFound,
     Unauthenticated,
     Unavailable,
+    category_of,
 )
 from medfleet.signing.server_key import ServerKeyError
 
@@ -55,16 +56,17 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:medfleet:problem:"
 WWW_AUTHENTICATE = 'Bearer realm="medfleet"'
 
-# (category, status, type slug); the first match wins, so the order is the precedence.
-CATEGORY_STATUS: tuple[tuple[type[MedfleetError], int, str], ...] = (
-    (AccountLockedError, 423, "account-locked"),
-    (Unauthenticated, 401, "unauthenticated"),
-    (Forbidden, 403, "forbidden"),
-    (NotFound, 404, "not-found"),
-    (Conflict, 409, "conflict"),
-    (InvalidInput, 422, "invalid-input"),
-    (Unavailable, 503, "unavailable"),
-)
+# The same categories the CLI maps to exit codes (``medfleet.errors.category_of``); a locked
+# account is the one concrete error with a status of its own (423: wait, rather than retry).
+LOCKED_STATUS = (423, "account-locked")
+CATEGORY_STATUS: dict[type[MedfleetError], tuple[int, str]] = {
+    Unauthenticated: (401, "unauthenticated"),
+    Forbidden: (403, "forbidden"),
+    NotFound: (404, "not-found"),
+    Conflict: (409, "conflict"),
+    InvalidInput: (422, "invalid-input"),
+    Unavailable: (503, "unavailable"),
+}
 
 
 class Problem(BaseModel):
@@ -123,10 +125,9 @@ def problem_response(
 
 def status_for(error: MedfleetError) -> tuple[int, str]:
     """The HTTP status and problem type slug for a domain error, by its category."""
-    for category, status, slug in CATEGORY_STATUS:
-        if isinstance(error, category):
-            return status, slug
-    return 500, "internal-error"
+    if isinstance(error, AccountLockedError):
+        return LOCKED_STATUS
+    return CATEGORY_STATUS[category_of(error)]
 
 
 def _retry_after(request: Request, until: str) -> dict[str, str]:
