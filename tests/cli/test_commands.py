@@ -194,3 +194,12 @@ def test_db_status_and_upgrade(cli: Cli) -> None:
     status = cli.json("db", "status")
     assert status["up_to_date"] is True
     assert cli.json("db", "upgrade")["to"] == status["head"]
+
+
+def test_init_without_a_password_names_the_variable(tmp_path: Any) -> None:
+    result = CliRunner().invoke(
+        app, ["init", "--data-dir", str(tmp_path / "d")], env={"MEDFLEET_ADMIN_PASSWORD": ""}
+    )
+    assert result.exit_code == 3
+    assert "set MEDFLEET_ADMIN_PASSWORD" in result.stderr
+    assert not (tmp_path / "d").exists()

@@ -6,7 +6,6 @@ prompt), under the same role and organization rules as the API.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from typing import Annotated
 
@@ -149,7 +148,7 @@ def add_user(
 ) -> None:
     """Create a user; the new user's password comes from MEDFLEET_NEW_PASSWORD or a prompt."""
     password = read_secret(
-        f"password for new user {username}", os.environ.get("MEDFLEET_NEW_PASSWORD"), confirm=True
+        f"password for new user {username}", "MEDFLEET_NEW_PASSWORD", confirm=True
     )
     with acting_as(data_dir, user) as (runtime, principal, session):
         created = user_dict(

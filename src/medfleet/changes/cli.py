@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
@@ -100,7 +99,7 @@ def sign_command(
     with opened(data_dir) as runtime:
         password = read_secret(
             f"password for {user} (signing {key} as {chosen.value})",
-            os.environ.get("MEDFLEET_PASSWORD"),
+            "MEDFLEET_PASSWORD",
         )
         signer = authenticate(runtime, user, password, purpose="esignature")
         with transaction(runtime.sessions) as session:

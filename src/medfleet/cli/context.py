@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,7 +50,7 @@ def sign_in(runtime: Runtime, username: str, purpose: str = "cli") -> Principal:
     Raises:
         AuthenticationError: wrong user name or password (counted towards lockout).
     """
-    password = read_secret(f"password for {username}", os.environ.get("MEDFLEET_PASSWORD"))
+    password = read_secret(f"password for {username}", "MEDFLEET_PASSWORD")
     return authenticate(runtime, username, password, purpose)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
@@ -24,9 +23,7 @@ def init_command(
 
     The admin password comes from MEDFLEET_ADMIN_PASSWORD or an interactive prompt.
     """
-    password = read_secret(
-        "admin password", os.environ.get("MEDFLEET_ADMIN_PASSWORD"), confirm=True
-    )
+    password = read_secret("admin password", "MEDFLEET_ADMIN_PASSWORD", confirm=True)
     with opened(data_dir) as runtime:
         result = initialise(runtime, manufacturer, admin, admin_name, password)
     if as_json:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, ParamSpec, TypeVar
@@ -103,12 +104,16 @@ def handle_errors(function: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def read_secret(prompt: str, env_value: str | None, confirm: bool = False) -> str:
-    """A secret from the environment, else from an interactive prompt; never from a flag."""
+def read_secret(prompt: str, env_name: str, confirm: bool = False) -> str:
+    """A secret from the environment variable ``env_name``, else from an interactive prompt.
+
+    Never from a flag, so that it stays out of shell history and process listings.
+    """
+    env_value = os.environ.get(env_name)
     if env_value:
         return env_value
     if not sys.stdin.isatty():
-        fail(f"{prompt}: no terminal to ask on; set it in the environment", EXIT_INVALID)
+        fail(f"{prompt}: no terminal to ask on; set {env_name}", EXIT_INVALID)
     value: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
     return value
 
