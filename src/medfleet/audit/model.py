@@ -81,30 +81,6 @@ def event_text(
     )
 
 
-def event_bytes(
-    seq: int,
-    at: datetime,
-    actor: str,
-    org_id: int | None,
-    action: str,
-    object_type: str,
-    object_id: str,
-    payload_json: str,
-    prev_hash: str,
-) -> bytes:
-    """The canonical bytes of one event: equal to ``canonical_json`` of the event document."""
-    text = event_text(
-        seq, canonical_time(at), actor, org_id, action, object_type, object_id, payload_json,
-        prev_hash,
-    )  # fmt: skip
-    return text.encode()
-
-
-def event_hash(canonical: bytes) -> str:
-    """SHA-256 hex digest of an event's canonical bytes."""
-    return _sha256(canonical).hexdigest()
-
-
 @dataclass(frozen=True, slots=True)
 class NewEvent:
     """What a use case says happened; the log adds sequence, time and hashes."""
