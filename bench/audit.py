@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from medfleet.audit.model import NewEvent, event_text
+from medfleet.audit.model import NewEvent
 from medfleet.audit.service import verify
 from medfleet.config import load_settings
 from medfleet.db.engine import transaction
@@ -74,13 +74,9 @@ def events(first: int, count: int) -> list[NewEvent]:
 
 
 def canonical_documents(database: Path) -> list[bytes]:
-    """The canonical bytes of every stored event, rebuilt from the rows (not timed)."""
+    """The canonical bytes of every stored event, exactly as hashed (read before timing)."""
     connection = sqlite3.connect(database)
-    cursor = connection.execute(
-        "SELECT seq, at, actor, org_id, action, object_type, object_id, payload, prev_hash "
-        "FROM audit_event ORDER BY seq"
-    )
-    documents = [event_text(*row).encode() for row in cursor]
+    documents = [doc.encode() for (doc,) in connection.execute("SELECT doc FROM audit_event")]
     connection.close()
     return documents
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from sqlalchemy import text
 
-from medfleet.audit.model import NewEvent, Problem, VerifyResult, event_text
+from medfleet.audit.model import NewEvent, Problem, VerifyResult, canonical_json
 from medfleet.audit.service import AuditLog, verify
 from medfleet.db.engine import transaction
 from medfleet.runtime import Runtime
@@ -63,20 +64,16 @@ def stored(rt: Runtime, seq: int) -> dict[str, Any]:
     return dict(row)
 
 
-def rehash(row: dict[str, Any]) -> str:
-    """The hash an attacker computes for a changed row (the algorithm is public)."""
-    document = event_text(
-        row["seq"],
-        row["at"],
-        row["actor"],
-        row["org_id"],
-        row["action"],
-        row["object_type"],
-        row["object_id"],
-        row["payload"],
-        row["prev_hash"],
-    )
-    return hashlib.sha256(document.encode()).hexdigest()
+def forged(doc: str, **changes: Any) -> str:
+    """An event text rewritten as an attacker would: parsed, fields changed, re-encoded."""
+    document = json.loads(doc)
+    document.update(changes)
+    return canonical_json(document)
+
+
+def rehash(doc: str) -> str:
+    """The hash an attacker computes for a changed text (the algorithm is public)."""
+    return hashlib.sha256(doc.encode()).hexdigest()
 
 
 def check(rt: Runtime, **options: Any) -> VerifyResult:

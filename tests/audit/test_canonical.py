@@ -1,7 +1,7 @@
 """The canonical bytes of an event are, by definition, the canonical JSON of its document.
 
-``event_text`` builds them by formatting for speed, and the verifier's loop
-(``scan``) inlines the same formatting; these properties hold both to the definition.
+``event_text`` builds them by formatting for speed; the verifier (``scan``) checks each link
+by the end of the text alone. These properties hold both to the definition.
 """
 
 from __future__ import annotations
@@ -20,8 +20,11 @@ from medfleet.audit.model import (
     ChainState,
     canonical_json,
     canonical_time,
+    declared_prev_hash,
     event_text,
+    link_suffix,
     scan,
+    with_seq,
 )
 
 json_leaves = (
@@ -36,7 +39,9 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=12,
 )
-payloads = st.dictionaries(st.text(), json_values, max_size=5)
+# Keys the event document itself uses, nested in the payload, must not confuse the link check.
+keys = st.sampled_from(["seq", "prev_hash", "payload"]) | st.text()
+payloads = st.dictionaries(keys, json_values, max_size=5)
 moments = st.datetimes(timezones=st.timezones())
 hex_hashes = st.binary(min_size=32, max_size=32).map(bytes.hex)
 org_ids = st.none() | st.integers(min_value=-(2**31), max_value=2**31 - 1)
@@ -83,16 +88,10 @@ def test_event_text_is_the_canonical_json_of_the_document(
     assert json.loads(produced) == json.loads(canonical_json(document))
 
 
-# (at, actor, org_id, action, object_type, object_id, payload) as stored
+# (at, actor, org_id, action, object_type, object_id, payload) as the writer has them
 Fields = tuple[str, str, int | None, str, str, str, str]
 
-
-def _row(fields: Fields) -> tuple[Any, ...]:
-    digest = hashlib.sha256(event_text(1, *fields, GENESIS_HASH).encode()).hexdigest()
-    return (1, *fields, GENESIS_HASH, digest)
-
-
-stored_fields = st.tuples(
+written_fields = st.tuples(
     moments.map(canonical_time),
     st.text(),
     org_ids,
@@ -103,25 +102,40 @@ stored_fields = st.tuples(
 )
 
 
-@given(fields=stored_fields)
-def test_the_verifier_loop_accepts_exactly_what_event_text_hashes(fields: Fields) -> None:
-    row = _row(fields)
-    assert scan([row], GENESIS_STATE, {}) == (ChainState(1, 1, row[9]), None)
+def _row(seq: int, fields: Fields, prev_hash: str) -> tuple[int, str, str]:
+    doc = event_text(seq, *fields, prev_hash)
+    return (seq, doc, hashlib.sha256(doc.encode()).hexdigest())
 
 
-@given(fields=stored_fields, position=st.integers(min_value=1, max_value=7), data=st.data())
-def test_changing_any_stored_field_is_rejected(
-    fields: Fields, position: int, data: st.DataObject
+@given(fields=written_fields, seq=st.integers(min_value=1, max_value=2**62), prev=hex_hashes)
+def test_the_link_helpers_read_what_the_writer_wrote(fields: Fields, seq: int, prev: str) -> None:
+    _, doc, _ = _row(seq, fields, prev)
+    assert doc.endswith(link_suffix(prev, seq))
+    assert declared_prev_hash(doc) == prev
+    assert with_seq(doc, seq + 1) == event_text(seq + 1, *fields, prev)
+
+
+@given(first=written_fields, second=written_fields)
+def test_the_verifier_accepts_exactly_what_the_writer_wrote(first: Fields, second: Fields) -> None:
+    one = _row(1, first, GENESIS_HASH)
+    two = _row(2, second, one[2])
+    assert scan([one, two], GENESIS_STATE, {}) == (ChainState(2, 2, two[2]), None)
+
+
+@given(fields=written_fields, data=st.data())
+def test_changing_any_character_of_the_text_is_rejected(
+    fields: Fields, data: st.DataObject
 ) -> None:
-    row = _row(fields)
-    original = row[position]
-    if position == 3:  # org_id: another int, NULL, or the text a type-confused database holds
-        changed = data.draw(
-            (org_ids | st.just("null") | st.just(str(original))).filter(
-                lambda v: v != original or type(v) is not type(original)
-            )
-        )
-    else:
-        changed = data.draw(st.text().filter(lambda v: v != original))
-    tampered = (*row[:position], changed, *row[position + 1 :])
+    seq, doc, digest = _row(1, fields, GENESIS_HASH)
+    position = data.draw(st.integers(min_value=0, max_value=len(doc) - 1))
+    replacement = data.draw(st.characters().filter(lambda c: c != doc[position]))
+    tampered = (seq, doc[:position] + replacement + doc[position + 1 :], digest)
     assert scan([tampered], GENESIS_STATE, {}) == (GENESIS_STATE, tampered)
+
+
+@given(fields=written_fields, seq=st.integers(min_value=2, max_value=2**62))
+def test_a_text_written_for_another_place_is_rejected(fields: Fields, seq: int) -> None:
+    moved = _row(seq, fields, GENESIS_HASH)  # hashes fine, but names another sequence number
+    assert scan([(1, moved[1], moved[2])], GENESIS_STATE, {})[1] is not None
+    relinked = _row(1, fields, "1" * 64)  # hashes fine, but follows another event
+    assert scan([relinked], GENESIS_STATE, {})[1] == relinked

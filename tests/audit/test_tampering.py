@@ -7,11 +7,14 @@ processes scanning slices, which must give exactly the same answer.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Table, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.schema import CreateColumn
 
 from medfleet.audit import service
 from medfleet.audit.model import Problem, VerifyResult, stitch
@@ -21,10 +24,11 @@ from medfleet.audit.service import (
     checkpoint_to_json,
     head_checkpoint,
 )
+from medfleet.audit.tables import AuditEventRow
 from medfleet.db.engine import transaction
 from medfleet.runtime import Runtime
 from medfleet.signing.server_key import create_server_key
-from tests.audit.helpers import append, broken, check, rehash, sql, stored
+from tests.audit.helpers import append, broken, check, forged, rehash, sql, stored
 
 EVENTS = 40
 INTERVAL = 10  # signed checkpoints at 10, 20, 30, 40, plus the signed head
@@ -76,22 +80,74 @@ def test_clean_chain(runtime: Runtime, chain: AuditLog, parallel: list[int]) -> 
 def test_modified_payload(runtime: Runtime, chain: AuditLog, parallel: list[int]) -> None:
     sql(
         runtime,
-        "UPDATE audit_event SET payload = :forged WHERE seq = 17",
-        forged='{"n":17,"name":"forged"}',
+        "UPDATE audit_event SET doc = replace(doc, :old, :new) WHERE seq = 17",
+        old='"n":17',
+        new='"n":71',
     )
     result = verdict(runtime, parallel)
     assert broken(result) == (False, 17, Problem.MODIFIED)
     assert (result.events_checked, result.last_seq) == (16, 16)
 
 
-@pytest.mark.parametrize("column", ["actor", "action", "object_type", "object_id", "at"])
-def test_modified_field(
-    runtime: Runtime, chain: AuditLog, parallel: list[int], column: str
-) -> None:
-    value = "2026-01-15T09:00:00.000001+00:00" if column == "at" else "forged"
-    statement = f"UPDATE audit_event SET {column} = :value WHERE seq = 23"  # noqa: S608
-    sql(runtime, statement, value=value)
+@pytest.mark.parametrize("field", ["actor", "action", "object_type", "object_id", "at", "org_id"])
+def test_modified_field(runtime: Runtime, chain: AuditLog, parallel: list[int], field: str) -> None:
+    value = "2026-01-15T09:00:00.000001+00:00" if field == "at" else "forged"
+    sql(
+        runtime,
+        "UPDATE audit_event SET doc = :doc WHERE seq = 23",
+        doc=forged(stored(runtime, 23)["doc"], **{field: 99 if field == "org_id" else value}),
+    )
     assert broken(verdict(runtime, parallel)) == (False, 23, Problem.MODIFIED)
+
+
+def test_modified_hash(runtime: Runtime, chain: AuditLog, parallel: list[int]) -> None:
+    sql(runtime, "UPDATE audit_event SET hash = :hash WHERE seq = 23", hash="f" * 64)
+    assert broken(verdict(runtime, parallel)) == (False, 23, Problem.MODIFIED)
+
+
+@pytest.mark.parametrize("column", ["actor", "org_id", "object_id", "prev_hash", "at"])
+def test_the_database_refuses_to_update_a_derived_column(
+    runtime: Runtime, chain: AuditLog, column: str
+) -> None:
+    """Query columns are generated from the hashed text: they cannot be made to disagree."""
+    value = 99 if column == "org_id" else "forged"
+    with pytest.raises(DBAPIError, match=r"generated|DEFAULT"):
+        sql(runtime, f"UPDATE audit_event SET {column} = :value WHERE seq = 23", value=value)  # noqa: S608
+    assert stored(runtime, 23)[column] != value
+
+
+@pytest.fixture
+def redefined_object_id(runtime: Runtime) -> Iterator[None]:
+    """``audit_event.object_id`` replaced by a plain column (the one PostgreSQL database that
+    all tests share gets the generated column back afterwards)."""
+    sql(runtime, "DROP INDEX ix_audit_event_object_type_object_id")
+    sql(runtime, "ALTER TABLE audit_event DROP COLUMN object_id")
+    sql(runtime, "ALTER TABLE audit_event ADD COLUMN object_id VARCHAR(200)")
+    yield
+    if not runtime.settings.is_sqlite:
+        events = cast(Table, AuditEventRow.__table__)
+        generated = CreateColumn(events.c.object_id).compile(dialect=runtime.db.dialect)
+        sql(runtime, "ALTER TABLE audit_event DROP COLUMN object_id")
+        sql(runtime, f"ALTER TABLE audit_event ADD COLUMN {generated}")
+        sql(
+            runtime,
+            "CREATE INDEX ix_audit_event_object_type_object_id ON audit_event "
+            "(object_type, object_id)",
+        )
+
+
+def test_a_redefined_query_column_is_reported(
+    runtime: Runtime, chain: AuditLog, parallel: list[int], redefined_object_id: None
+) -> None:
+    """Replacing a generated column by a plain one (which could then be updated) is caught."""
+    sql(runtime, "UPDATE audit_event SET object_id = 'SN-9999'")
+    result = verdict(runtime, parallel)
+    assert (result.ok, result.first_bad_seq, result.problem) == (
+        False,
+        None,
+        Problem.SCHEMA_CHANGED,
+    )
+    assert "object_id" in result.detail
 
 
 def test_deleted_event(runtime: Runtime, chain: AuditLog, parallel: list[int]) -> None:
@@ -135,13 +191,12 @@ def test_reordered_events(runtime: Runtime, chain: AuditLog, parallel: list[int]
 def test_modified_event_with_recomputed_hash(
     runtime: Runtime, chain: AuditLog, parallel: list[int]
 ) -> None:
-    row = stored(runtime, 17)
-    row["payload"] = '{"n":17,"name":"forged"}'
+    doc = forged(stored(runtime, 17)["doc"], payload={"n": 17, "name": "forged"})
     sql(
         runtime,
-        "UPDATE audit_event SET payload = :payload, hash = :hash WHERE seq = 17",
-        payload=row["payload"],
-        hash=rehash(row),
+        "UPDATE audit_event SET doc = :doc, hash = :hash WHERE seq = 17",
+        doc=doc,
+        hash=rehash(doc),
     )
     result = verdict(runtime, parallel)
     assert broken(result) == (False, 17, Problem.MODIFIED)
@@ -154,17 +209,15 @@ def test_rewritten_tail_is_caught_by_the_next_signed_checkpoint(
     """The attacker re-hashes event 17 and every event after it, so all links hold."""
     prev = stored(runtime, 16)["hash"]
     for seq in range(17, EVENTS + 1):
-        row = stored(runtime, seq)
+        changes: dict[str, Any] = {"prev_hash": prev}
         if seq == 17:
-            row["payload"] = '{"n":17,"name":"forged"}'
-        row["prev_hash"] = prev
-        prev = rehash(row)
+            changes["payload"] = {"n": 17, "name": "forged"}
+        doc = forged(stored(runtime, seq)["doc"], **changes)
+        prev = rehash(doc)
         sql(
             runtime,
-            "UPDATE audit_event SET payload = :payload, prev_hash = :prev, "
-            "hash = :hash WHERE seq = :seq",
-            payload=row["payload"],
-            prev=row["prev_hash"],
+            "UPDATE audit_event SET doc = :doc, hash = :hash WHERE seq = :seq",
+            doc=doc,
             hash=prev,
             seq=seq,
         )
@@ -177,13 +230,12 @@ def test_modified_head_event_with_recomputed_hash(
     runtime: Runtime, chain: AuditLog, parallel: list[int]
 ) -> None:
     sql(runtime, "DELETE FROM audit_checkpoint")  # only the signed head is left to catch it
-    row = stored(runtime, EVENTS)
-    row["actor"] = "user:innocent"
+    doc = forged(stored(runtime, EVENTS)["doc"], actor="user:innocent")
     sql(
         runtime,
-        "UPDATE audit_event SET actor = :actor, hash = :hash WHERE seq = :seq",
-        actor=row["actor"],
-        hash=rehash(row),
+        "UPDATE audit_event SET doc = :doc, hash = :hash WHERE seq = :seq",
+        doc=doc,
+        hash=rehash(doc),
         seq=EVENTS,
     )
     assert broken(verdict(runtime, parallel)) == (False, EVENTS, Problem.MODIFIED)
@@ -192,15 +244,14 @@ def test_modified_head_event_with_recomputed_hash(
 def test_forged_event_appended_beyond_the_signed_head(
     runtime: Runtime, chain: AuditLog, parallel: list[int]
 ) -> None:
-    row = stored(runtime, EVENTS)
-    row.update(seq=EVENTS + 1, prev_hash=row["hash"], payload='{"n":41}')
-    row["hash"] = rehash(row)
+    last = stored(runtime, EVENTS)
+    doc = forged(last["doc"], seq=EVENTS + 1, prev_hash=last["hash"], payload={"n": 41})
     sql(
         runtime,
-        "INSERT INTO audit_event (seq, at, actor, org_id, action, object_type, "
-        "object_id, payload, prev_hash, hash) VALUES (:seq, :at, :actor, :org_id, "
-        ":action, :object_type, :object_id, :payload, :prev_hash, :hash)",
-        **row,
+        "INSERT INTO audit_event (seq, doc, hash) VALUES (:seq, :doc, :hash)",
+        seq=EVENTS + 1,
+        doc=doc,
+        hash=rehash(doc),
     )
     result = verdict(runtime, parallel)
     assert broken(result) == (False, EVENTS + 1, Problem.MODIFIED)
@@ -265,16 +316,12 @@ def test_witness_catches_a_truncated_tail_with_a_rewound_head(
 def test_sqlite_type_confusion_is_caught(
     runtime: Runtime, chain: AuditLog, parallel: list[int]
 ) -> None:
-    """SQLite keeps whatever type is written; text that renders like the original is no alias."""
+    """SQLite keeps whatever type is written; the same bytes as a BLOB are no alias."""
     if not runtime.settings.is_sqlite:
         pytest.skip("PostgreSQL columns are strictly typed")
-    assert stored(runtime, 7)["org_id"] is None
-    sql(runtime, "UPDATE audit_event SET org_id = 'null' WHERE seq = 7")
+    sql(runtime, "UPDATE audit_event SET hash = CAST(hash AS BLOB) WHERE seq = 7")
     assert broken(verdict(runtime, parallel)) == (False, 7, Problem.MODIFIED)
-    sql(runtime, "UPDATE audit_event SET org_id = NULL WHERE seq = 7")
+    sql(runtime, "UPDATE audit_event SET hash = CAST(hash AS TEXT) WHERE seq = 7")
     assert verdict(runtime, parallel).ok
-    assert stored(runtime, 8)["org_id"] == 1
-    sql(runtime, "UPDATE audit_event SET org_id = X'31' WHERE seq = 8")  # a BLOB b"1"
-    assert broken(verdict(runtime, parallel)) == (False, 8, Problem.MODIFIED)
-    sql(runtime, "UPDATE audit_event SET org_id = 1, actor = CAST(actor AS BLOB) WHERE seq = 8")
+    sql(runtime, "UPDATE audit_event SET doc = CAST(doc AS BLOB) WHERE seq = 8")
     assert broken(verdict(runtime, parallel)) == (False, 8, Problem.MODIFIED)

@@ -16,7 +16,7 @@ from medfleet.accounts import service as accounts
 from medfleet.accounts.model import OrgKind
 from medfleet.accounts.tables import Organization
 from medfleet.audit import service
-from medfleet.audit.model import NewEvent, Problem, canonical_json, event_text
+from medfleet.audit.model import GENESIS_HASH, NewEvent, Problem, canonical_json, event_text
 from medfleet.audit.service import (
     EXPORT_COLUMNS,
     AuditHeadMissingError,
@@ -130,6 +130,21 @@ def test_csv_export_round_trip(runtime: Runtime) -> None:
         assert hashlib.sha256(document.encode()).hexdigest() == record["hash"]
 
 
+def test_jsonl_lines_rehash_to_the_chain(runtime: Runtime) -> None:
+    """Each JSON line without its hash is the canonical document that was hashed."""
+    append(runtime, 6, per_transaction=4)
+    out = io.StringIO()
+    with transaction(runtime.sessions) as session:
+        export(session, out, "jsonl")
+    prev = GENESIS_HASH
+    for line in out.getvalue().splitlines():
+        record = json.loads(line)
+        chain_hash = record.pop("hash")
+        assert record["prev_hash"] == prev
+        assert hashlib.sha256(canonical_json(record).encode()).hexdigest() == chain_hash
+        prev = chain_hash
+
+
 def test_jsonl_export_round_trip_and_org_filter(runtime: Runtime, tmp_path: Path) -> None:
     append(runtime, 12, per_transaction=5)
     path = tmp_path / "trail.jsonl"
@@ -164,5 +179,9 @@ def test_verify_streams_in_batches(runtime: Runtime, monkeypatch: pytest.MonkeyP
     append(runtime, 40, per_transaction=6)
     result = check(runtime)
     assert (result.ok, result.events_checked) == (True, 40)
-    sql(runtime, "UPDATE audit_event SET actor = 'mallory' WHERE seq = 29")
+    sql(
+        runtime,
+        """UPDATE audit_event SET doc = replace(doc, '"actor":"user:2"', '"actor":"m"')
+                    WHERE seq = 29""",
+    )
     assert broken(check(runtime)) == (False, 29, Problem.MODIFIED)

@@ -91,8 +91,8 @@ def test_fresh_trail_verifies(initialised: Settings) -> None:
 def test_changed_payload_is_reported_with_its_sequence_number(initialised: Settings) -> None:
     sql(
         initialised,
-        """UPDATE audit_event SET payload = '{"kind":"hospital","name":"Evil"}'
-                        WHERE seq = 4""",
+        """UPDATE audit_event SET doc = replace(doc, '"payload":{', '"payload":{"evil":[1],')
+           WHERE seq = 4""",
     )
     code, result = verify(initialised)
     assert code == 1

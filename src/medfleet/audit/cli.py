@@ -66,10 +66,8 @@ def verify_command(
         )
     else:
         problem = result.problem.value if result.problem else "broken"
-        console.print(
-            f"[bold red]BROKEN[/] at event {result.first_bad_seq}: {problem} — {result.detail}",
-            highlight=False,
-        )
+        where = "" if result.first_bad_seq is None else f" at event {result.first_bad_seq}"
+        console.print(f"[bold red]BROKEN[/]{where}: {problem} — {result.detail}", highlight=False)
     if not result.ok:
         raise typer.Exit(EXIT_CHECK_FAILED)
 

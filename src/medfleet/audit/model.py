@@ -5,9 +5,15 @@ UTF-8), which includes the previous event's hash, so changing, removing or reord
 breaks the chain at that point. Signed checkpoints of the chain head let a verifier detect a
 truncated tail and a chain rewritten by someone who recomputed the hashes.
 
-Nothing here does I/O: the verifier consumes stored rows (``StoredEvent``, exactly as the
-database holds them, hashes in hex and the time in its canonical text) from any source, in
-sequence order, and can do so in independent slices that ``stitch`` joins up again.
+Nothing here does I/O: the verifier consumes stored rows (``StoredEvent``: the sequence number,
+the canonical text exactly as it was hashed, and its hash in hex) from any source, in sequence
+order, and can do so in independent slices that ``stitch`` joins up again.
+
+The text is never parsed on the way: canonical JSON sorts its keys, so every event document ends
+with ``,"prev_hash":"<hex>","seq":<n>}``, and an event links to the one before when its text ends
+with exactly that for the previous hash and its own sequence number. The verifier need not
+check that the rest is well-formed JSON: every accepted text is covered, through the hashes, by
+a head that medfleet signed when it wrote that very text.
 """
 
 from __future__ import annotations
@@ -81,6 +87,25 @@ def event_text(
     )
 
 
+def link_suffix(prev_hash: str, seq: int) -> str:
+    """How the text of event ``seq`` ends when it follows the event whose hash is ``prev_hash``."""
+    return f',"prev_hash":"{prev_hash}","seq":{seq:d}}}'
+
+
+def declared_prev_hash(doc: object) -> str:
+    """The previous hash an event's text names, or ``""`` when it names none (tampered text)."""
+    if not isinstance(doc, str):
+        return ""
+    _, found, tail = doc.rpartition(',"prev_hash":"')
+    return tail[:64] if found else ""
+
+
+def with_seq(doc: str, seq: int) -> str:
+    """The event text as it would read had it been written as event ``seq``."""
+    head, found, _ = doc.rpartition(',"seq":')
+    return f'{head},"seq":{seq:d}}}' if found else doc
+
+
 @dataclass(frozen=True, slots=True)
 class NewEvent:
     """What a use case says happened; the log adds sequence, time and hashes."""
@@ -122,6 +147,7 @@ class Problem(enum.StrEnum):
     REORDERED = "reordered"
     TRUNCATED = "truncated"
     BAD_CHECKPOINT = "bad_checkpoint"
+    SCHEMA_CHANGED = "schema_changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +170,8 @@ class VerifyResult:
         return values
 
 
-# (seq, at, actor, org_id, action, object_type, object_id, payload, prev_hash, hash) as stored.
-StoredEvent = tuple[int, str, str, "int | None", str, str, str, str, str, str]
+# (seq, doc, hash) as stored: the canonical text that was hashed, and its hash in hex.
+StoredEvent = tuple[int, str, str]
 # Every checkpointed sequence number and the hashes signed for it.
 CheckpointHashes = Mapping[int, Sequence[str]]
 
@@ -193,31 +219,25 @@ def scan(
 ) -> tuple[ChainState, StoredEvent | None]:
     """Accept events while each is intact; return the state reached and the first rejected row.
 
-    An event is accepted when it has the next sequence number, links to the last accepted hash,
-    its stored fields hash to its stored hash, and that hash is every signed hash for its
-    sequence number. ``rows`` must be in sequence order.
-
-    This loop runs once per event, so ``event_text`` is inlined here (a call costs a fifth of
-    the loop); ``tests/audit/test_canonical.py`` holds the two to the same bytes.
+    An event is accepted when it has the next sequence number, its text ends with the link to
+    the last accepted hash and its own sequence number (``link_suffix``), the text hashes to
+    its stored hash, and that hash is every signed hash for its sequence number. ``rows`` must
+    be in sequence order. This loop runs once per event, so ``link_suffix`` is inlined.
     """
     checked, last_seq, last_hash = state
     pending = iter(sorted(seq for seq in signed if seq > last_seq))
     next_signed = next(pending, 0)
-    sha256, js = _sha256, _json_str
+    sha256 = _sha256
     row: StoredEvent | None = None
     for row in rows:
-        seq, at, actor, org_id, action, otype, oid, payload, prev_hash, stored_hash = row
-        if seq != last_seq + 1 or prev_hash != last_hash:
-            return ChainState(checked, last_seq, last_hash), row
+        seq, doc, stored_hash = row
         try:
-            org = "null" if org_id is None else format(org_id, "d")
-            text = (
-                f'{{"action":{js(action)},"actor":{js(actor)},"at":{js(at)},'
-                f'"object_id":{js(oid)},"object_type":{js(otype)},'
-                f'"org_id":{org},"payload":{payload},"prev_hash":"{prev_hash}","seq":{seq:d}}}'
+            intact = (
+                seq == last_seq + 1
+                and doc.endswith(f',"prev_hash":"{last_hash}","seq":{seq:d}}}')
+                and sha256(doc.encode()).hexdigest() == stored_hash
             )
-            intact = sha256(text.encode()).hexdigest() == stored_hash
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, AttributeError):  # a value of the wrong type (SQLite)
             intact = False
         if not intact:
             return ChainState(checked, last_seq, last_hash), row
@@ -240,9 +260,9 @@ def scan_slice(rows: Iterable[StoredEvent], signed: CheckpointHashes) -> SliceOu
     first = next(iterator, None)
     if first is None:
         return None
-    start = ChainState(0, first[0] - 1, first[8])
-    end, rejected = scan(chain((first,), iterator), start, signed)
-    return SliceOutcome(first[0], first[8], end, rejected is None)
+    link = declared_prev_hash(first[1])
+    end, rejected = scan(chain((first,), iterator), ChainState(0, first[0] - 1, link), signed)
+    return SliceOutcome(first[0], link, end, rejected is None)
 
 
 def stitch(start: ChainState, outcomes: Iterable[SliceOutcome | None]) -> ChainState:
@@ -289,23 +309,22 @@ def _broken(state: ChainState, seq: int, problem: Problem, detail: str) -> Verif
 
 
 def _written_as(row: StoredEvent, seq: int) -> bool:
-    """True when ``row``'s fields hash to its stored hash once its sequence number is ``seq``."""
+    """True when ``row``'s text hashes to its stored hash once its sequence number is ``seq``."""
     try:
-        text = event_text(seq, *row[1:9])
-    except (TypeError, ValueError):
+        return _sha256(with_seq(row[1], seq).encode()).hexdigest() == row[2]
+    except (TypeError, ValueError, AttributeError):
         return False
-    return _sha256(text.encode()).hexdigest() == row[9]
 
 
 def _diagnose(
     row: StoredEvent, state: ChainState, checkpoints: Sequence[Checkpoint], lookup: ChainLookup
 ) -> tuple[int, Problem, str]:
     """Explain why ``scan`` rejected ``row`` after accepting everything up to ``state``."""
-    seq, prev_hash, wanted = row[0], row[8], state.seq + 1
+    seq, prev_hash, wanted = row[0], declared_prev_hash(row[1]), state.seq + 1
     if seq == wanted and prev_hash == state.hash:
         if not _written_as(row, seq):
             return seq, Problem.MODIFIED, f"event {seq} content does not match its hash"
-        signed = next((c for c in checkpoints if c.seq == seq and c.hash != row[9]), None)
+        signed = next((c for c in checkpoints if c.seq == seq and c.hash != row[2]), None)
         when = "" if signed is None else f" signed at {canonical_time(signed.signed_at)}"
         detail = f"the chain at event {seq} differs from the checkpoint{when}: rewritten"
         return seq, Problem.MODIFIED, detail

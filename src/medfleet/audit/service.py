@@ -32,15 +32,17 @@ from pathlib import Path
 from typing import IO, Any, Literal, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, func, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from medfleet.audit.model import (
+    GENESIS_HASH,
     GENESIS_STATE,
     ChainState,
     Checkpoint,
     CheckpointHashes,
     NewEvent,
+    Problem,
     SliceOutcome,
     StoredEvent,
     VerifyResult,
@@ -56,10 +58,12 @@ from medfleet.audit.model import (
 )
 from medfleet.audit.tables import HEAD_ROW_ID, AuditCheckpointRow, AuditEventRow, AuditHeadRow
 from medfleet.clock import Clock
+from medfleet.db.json_columns import DerivedFromJson, reflected_expression_matches
 from medfleet.signing.server_key import ServerSigner, signature_valid
 
 ExportFormat = Literal["csv", "jsonl"]
-# Also the layout of ``StoredEvent``, which the verifier reads in this order.
+# The layout of ``StoredEvent``: what is stored and hashed; the other columns derive from doc.
+STORED_COLUMNS = ("seq", "doc", "hash")
 EXPORT_COLUMNS = (
     "seq", "at", "actor", "org_id", "action", "object_type", "object_id", "payload", "prev_hash",
     "hash",
@@ -114,28 +118,24 @@ class AuditLog:
         if not events:
             return seq
         at = canonical_time(self.clock.now())
-        rows: list[tuple[Any, ...]] = []
+        rows: list[tuple[int, str, str]] = []
         checkpoints: list[dict[str, object]] = []
         for event in events:
             seq += 1
-            payload = canonical_json(dict(event.payload))
-            text = event_text(
+            doc = event_text(
                 seq, at, event.actor, event.org_id, event.action, event.object_type,
-                event.object_id, payload, prev,
+                event.object_id, canonical_json(dict(event.payload)), prev,
             )  # fmt: skip
-            digest = sha256(text.encode()).hexdigest()
-            rows.append(
-                (seq, at, event.actor, event.org_id, event.action, event.object_type,
-                 event.object_id, payload, prev, digest)
-            )  # fmt: skip
+            digest = sha256(doc.encode()).hexdigest()
+            rows.append((seq, doc, digest))
             if seq % self.checkpoint_interval == 0:
                 checkpoints.append(self._signed(seq, digest))
             prev = digest
         connection = session.connection()
         mark = _placeholder(connection.dialect.paramstyle)
         connection.exec_driver_sql(
-            f"INSERT INTO audit_event ({', '.join(EXPORT_COLUMNS)}) "  # noqa: S608 - constants
-            f"VALUES ({', '.join([mark] * len(EXPORT_COLUMNS))})",
+            f"INSERT INTO audit_event ({', '.join(STORED_COLUMNS)}) "  # noqa: S608 - constants
+            f"VALUES ({', '.join([mark] * len(STORED_COLUMNS))})",
             rows,
         )
         if checkpoints:
@@ -164,7 +164,7 @@ def _select_events(paramstyle: str, *conditions: str) -> str:
     """SQL reading stored events in sequence order; ``conditions`` use ``{}`` for parameters."""
     where = " AND ".join(c.format(_placeholder(paramstyle)) for c in conditions)
     return (
-        f"SELECT {', '.join(EXPORT_COLUMNS)} FROM audit_event"  # noqa: S608 - constants only
+        f"SELECT {', '.join(STORED_COLUMNS)} FROM audit_event"  # noqa: S608 - constants only
         f"{' WHERE ' + where if where else ''} ORDER BY seq"
     )
 
@@ -277,6 +277,28 @@ def _checkpoints(session: Session) -> tuple[list[Checkpoint], int]:
     return found, head.seq
 
 
+def changed_derived_columns(session: Session) -> list[str]:
+    """The ``audit_event`` columns that are no longer generated from the hashed text as defined.
+
+    Those columns are what scoped reads filter on; redefining one (say, PostgreSQL's
+    ``ALTER COLUMN … DROP EXPRESSION``, after which it can be updated) would let it contradict
+    the verified text, so the verifier checks the live table definition too.
+    """
+    connection = session.connection()
+    reflected = {
+        column["name"]: column.get("computed")
+        for column in inspect(connection).get_columns(_EVENTS.name)
+    }
+    changed = []
+    for column in _EVENTS.columns:
+        if isinstance(column.computed, DerivedFromJson):
+            computed = reflected.get(column.name)
+            live = None if computed is None else computed["sqltext"]
+            if not reflected_expression_matches(column.computed, live, connection.dialect):
+                changed.append(column.name)
+    return changed
+
+
 def verify(
     session: Session,
     trusted_keys: dict[str, Ed25519PublicKey],
@@ -286,9 +308,10 @@ def verify(
 ) -> VerifyResult:
     """Verify the whole trail as stored, plus any checkpoints kept outside the database.
 
-    Every event's hash is recomputed from its stored fields, every link and sequence number is
-    checked, every checkpoint must carry a trusted signature and match the chain, and no event
-    may lie beyond the signed head. The result names the first broken sequence number and why.
+    Every event's hash is recomputed from its stored text, every link and sequence number is
+    checked, every checkpoint must carry a trusted signature and match the chain, no event may
+    lie beyond the signed head, and the query columns must still be generated from the text.
+    The result names the first broken sequence number and why.
     ``workers`` (default: CPU count, at most 4) only changes the speed, never the result; run
     it in its own transaction (as ``transaction(rt.sessions)`` gives) to see committed state.
     """
@@ -299,6 +322,13 @@ def verify(
     )
     if failure is not None:
         return failure
+    changed = changed_derived_columns(session)
+    if changed:
+        detail = (
+            f"audit_event columns {', '.join(changed)} are no longer generated from the hashed "
+            "event text: the table definition was changed (the chain was not checked)"
+        )
+        return VerifyResult(False, 0, 0, GENESIS_HASH, 0, None, Problem.SCHEMA_CHANGED, detail)
     if workers is None:
         workers = min(os.cpu_count() or 1, _MAX_WORKERS)
     start = _parallel_start(session, checkpoint_hashes(checkpoints), workers)
@@ -351,38 +381,34 @@ def export(session: Session, out: IO[str], fmt: ExportFormat, org_id: int | None
     Values are written as they were hashed (canonical time, hex hashes; the payload as its
     canonical JSON text in CSV, parsed in JSON lines), so the export can be re-verified.
     """
-    statement = select(AuditEventRow).order_by(AuditEventRow.seq)
+    statement = select(_EVENTS.c.doc, _EVENTS.c.hash).order_by(_EVENTS.c.seq)
     if org_id is not None:
-        statement = statement.where(AuditEventRow.org_id == org_id)
+        statement = statement.where(_EVENTS.c.org_id == org_id)
     writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
     if writer is not None:
         writer.writerow(EXPORT_COLUMNS)
     count = 0
-    rows = session.execute(statement.execution_options(yield_per=_FETCH_BATCH)).scalars()
-    for row in rows:
-        record = event_as_dict(row)
+    for doc, chain_hash in session.execute(statement.execution_options(yield_per=_FETCH_BATCH)):
+        record = document_as_dict(doc, chain_hash)
         if writer is not None:
-            writer.writerow([record[c] if c != "payload" else row.payload for c in EXPORT_COLUMNS])
+            record["payload"] = canonical_json(record["payload"])
+            writer.writerow([record[column] for column in EXPORT_COLUMNS])
         else:
             out.write(canonical_json(record) + "\n")
         count += 1
     return count
 
 
-def event_as_dict(row: AuditEventRow) -> dict[str, object]:
+def document_as_dict(doc: str, chain_hash: str) -> dict[str, Any]:
+    """One stored event as JSON-ready data: its hashed document, parsed, plus its hash."""
+    record: dict[str, Any] = json.loads(doc)
+    record["hash"] = chain_hash
+    return record
+
+
+def event_as_dict(row: AuditEventRow) -> dict[str, Any]:
     """One event as JSON-ready data (payload parsed, time in its canonical hashed form)."""
-    return {
-        "seq": row.seq,
-        "at": canonical_time(row.at),
-        "actor": row.actor,
-        "org_id": row.org_id,
-        "action": row.action,
-        "object_type": row.object_type,
-        "object_id": row.object_id,
-        "payload": json.loads(row.payload),
-        "prev_hash": row.prev_hash,
-        "hash": row.hash,
-    }
+    return document_as_dict(row.doc, row.hash)
 
 
 def export_to_path(session: Session, path: Path, fmt: ExportFormat) -> int:

@@ -12,6 +12,7 @@ from alembic import op
 
 import medfleet.audit.tables
 import medfleet.db.base
+from medfleet.db.json_columns import derived_from_json
 
 revision = "0001"
 down_revision = None
@@ -32,22 +33,46 @@ def upgrade() -> None:
     )
     op.create_table(
         "audit_event",
-        # INTEGER on SQLite makes seq the row id; the time is its canonical (hashed) text.
+        # INTEGER on SQLite makes seq the row id. The event is stored as the exact text that
+        # is hashed (doc); the query columns are generated from it and cannot be updated.
         sa.Column(
             "seq",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
             autoincrement=False,
             nullable=False,
         ),
-        sa.Column("at", medfleet.audit.tables.AuditTime(), nullable=False),
-        sa.Column("actor", sa.String(length=200), nullable=False),
-        sa.Column("org_id", sa.Integer(), nullable=True),
-        sa.Column("action", sa.String(length=100), nullable=False),
-        sa.Column("object_type", sa.String(length=100), nullable=False),
-        sa.Column("object_id", sa.String(length=200), nullable=False),
-        sa.Column("payload", sa.Text(), nullable=False),
-        sa.Column("prev_hash", sa.String(length=64), nullable=False),
+        sa.Column("doc", sa.Text(), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.Column(
+            "at", medfleet.audit.tables.AuditTime(), derived_from_json("doc", "at"), nullable=False
+        ),
+        sa.Column(
+            "actor", sa.String(length=200), derived_from_json("doc", "actor"), nullable=False
+        ),
+        sa.Column(
+            "org_id", sa.Integer(), derived_from_json("doc", "org_id", integer=True), nullable=True
+        ),
+        sa.Column(
+            "action", sa.String(length=100), derived_from_json("doc", "action"), nullable=False
+        ),
+        sa.Column(
+            "object_type",
+            sa.String(length=100),
+            derived_from_json("doc", "object_type"),
+            nullable=False,
+        ),
+        sa.Column(
+            "object_id",
+            sa.String(length=200),
+            derived_from_json("doc", "object_id"),
+            nullable=False,
+        ),
+        sa.Column(
+            "prev_hash",
+            sa.String(length=64),
+            derived_from_json("doc", "prev_hash"),
+            nullable=False,
+        ),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_audit_event")),
     )
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
