@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI
 from medfleet.accounts.tables import ApiToken, Department, ElectronicSignature, Site, User
 from medfleet.api.app import api_routes
 from medfleet.changes.tables import ChangeRequest
+from medfleet.fleet.tables import Device
 from medfleet.runtime import Runtime
 from tests.api.helpers import TestClient, assert_problem, count, login
 from tests.builders import PASSWORD, World
@@ -31,6 +32,7 @@ B_SECRETS = (
     "Ben Admin",
     "Bayview Secret ICU",
     "Manufacturer-internal change",
+    "BAYVIEW-SERIAL-7",
 )
 
 
@@ -43,6 +45,7 @@ class Ctx:
     headers: dict[str, str]
     b_department: int
     b_user: int
+    b_device: str
 
 
 Call = Callable[[Ctx], httpx.Response]
@@ -89,6 +92,12 @@ def own_events_only(ctx: Ctx, response: httpx.Response) -> None:
     assert not {(e["object_type"], e["object_id"]) for e in events} & b_objects
 
 
+def no_b_devices(ctx: Ctx, response: httpx.Response) -> None:
+    """Only devices of A, if any."""
+    assert response.status_code == 200, response.text
+    assert {device["org_id"] for device in response.json()} <= {ctx.world.hospital_a}
+
+
 def b_events_invisible(_ctx: Ctx, response: httpx.Response) -> None:
     """Filtering on B's objects finds nothing."""
     assert response.status_code == 200, response.text
@@ -120,6 +129,8 @@ def _b_site(c: Ctx) -> str:
 
 NEW_USER = {"username": "mole.b", "full_name": "M", "password": PASSWORD, "roles": ["admin"]}
 CR = "/api/v1/change-requests/CR-1"
+NEW_DEVICE = {"model": "IP-100", "hardware_revision": "B", "serial": "MOLE-1"}
+A_KEY = "11" * 32
 
 PROBES: dict[tuple[str, str], list[tuple[Call, Expect]]] = {
     ("POST", "/api/v1/auth/token"): [
@@ -198,6 +209,23 @@ PROBES: dict[tuple[str, str], list[tuple[Call, Expect]]] = {
             denied(404),
         ),
     ],
+    ("POST", "/api/v1/devices"): [
+        (
+            lambda c: c.client.post(
+                "/api/v1/devices",
+                json={**NEW_DEVICE, "org_id": c.world.hospital_b},
+                headers=c.headers,
+            ),
+            denied(403),
+        ),
+    ],
+    ("GET", "/api/v1/devices"): [(_get("/api/v1/devices"), no_b_devices)],
+    ("GET", "/api/v1/devices/{device_id}"): [
+        (_get(lambda c: f"/api/v1/devices/{c.b_device}"), denied(404))
+    ],
+    ("POST", "/api/v1/enroll"): [
+        (_send("POST", "/api/v1/enroll", {"token": "mfe_guess", "public_key": A_KEY}), denied(401)),
+    ],
 }
 
 
@@ -211,12 +239,14 @@ def _snapshot(runtime: Runtime, world: World) -> dict[str, int]:
         "change_requests": count(runtime, ChangeRequest.id),
         "signatures": count(runtime, ElectronicSignature.id),
         "b_tokens": count(runtime, ApiToken.id, ApiToken.user_id == world.admin_b.user_id),
+        "devices": count(runtime, Device.id),
+        "enrolled": count(runtime, Device.id, Device.key_id.is_not(None)),
     }
 
 
 @pytest.fixture
-def b_objects(client: TestClient, world: World) -> tuple[int, int]:
-    """Extra objects: a department and a user in B, a manufacturer change request (signed)."""
+def b_objects(client: TestClient, world: World) -> tuple[int, int, str]:
+    """Extra objects: a department, a user and a device in B, a manufacturer change request."""
     root = login(client, "root")
     department = client.post(
         f"/api/v1/sites/{world.site_b}/departments",
@@ -233,7 +263,13 @@ def b_objects(client: TestClient, world: World) -> tuple[int, int]:
         f"{CR}/signatures", json={"password": PASSWORD, "meaning": "authored"}, headers=engineer
     )
     assert signed.status_code == 201, signed.text
-    return department.json()["id"], world.admin_b.user_id
+    device = client.post(
+        "/api/v1/devices",
+        json={**NEW_DEVICE, "serial": "BAYVIEW-SERIAL-7", "org_id": world.hospital_b},
+        headers=root,
+    )
+    assert device.status_code == 201, device.text
+    return department.json()["id"], world.admin_b.user_id, device.json()["device_id"]
 
 
 def unprobed(app: FastAPI) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -268,7 +304,7 @@ def test_hospital_a_cannot_reach_hospital_b(
     client: TestClient,
     runtime: Runtime,
     world: World,
-    b_objects: tuple[int, int],
+    b_objects: tuple[int, int, str],
     username: str,
 ) -> None:
     headers = login(client, username)

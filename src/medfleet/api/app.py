@@ -24,10 +24,11 @@ from medfleet.api.metrics import install_metrics
 from medfleet.api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from medfleet.audit.routes import router as audit_router
 from medfleet.changes.routes import router as changes_router
+from medfleet.fleet.routes import router as fleet_router
 from medfleet.runtime import Runtime
 
 API_VERSION = "1"
-DOMAIN_ROUTERS = (accounts_router, audit_router, changes_router)
+DOMAIN_ROUTERS = (accounts_router, audit_router, changes_router, fleet_router)
 
 
 @dataclass(frozen=True, order=True)

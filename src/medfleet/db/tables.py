@@ -9,6 +9,7 @@ from medfleet.accounts import tables as accounts_tables
 from medfleet.audit import tables as audit_tables
 from medfleet.changes import tables as changes_tables
 from medfleet.db.base import Base
+from medfleet.fleet import tables as fleet_tables
 
 metadata = Base.metadata
-__all__ = ["accounts_tables", "audit_tables", "changes_tables", "metadata"]
+__all__ = ["accounts_tables", "audit_tables", "changes_tables", "fleet_tables", "metadata"]

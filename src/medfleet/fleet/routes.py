@@ -1,0 +1,112 @@
+"""HTTP endpoints of the device registry: register, list, show, and the device's own enrollment.
+
+Enrollment is called by the device, which has no user account: it authenticates with its
+one-time enrollment token instead of a bearer token.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field
+
+from medfleet.api.deps import API_PREFIX, CurrentPrincipal, RuntimeDep, unit_of_work
+from medfleet.fleet import enrollment
+from medfleet.fleet.errors import InvalidDeviceError
+from medfleet.fleet.tables import Device
+
+router = APIRouter(prefix=API_PREFIX, tags=["fleet"])
+
+
+class DeviceIn(BaseModel):
+    """A device to register for a hospital."""
+
+    org_id: int
+    model: str = Field(min_length=1, max_length=64)
+    hardware_revision: str = Field(min_length=1, max_length=64)
+    serial: str = Field(min_length=1, max_length=100)
+
+
+class DeviceOut(BaseModel):
+    """A device as its owner and the manufacturer see it."""
+
+    device_id: str
+    org_id: int
+    model: str
+    hardware_revision: str
+    serial: str
+    registered_at: datetime
+    enrolled_at: datetime | None
+    key_id: str | None
+    last_seen_at: datetime | None
+    last_report_seq: int
+    installed_version: str | None
+    installed_version_number: int | None
+
+
+class RegisteredOut(DeviceOut):
+    """A newly registered device with its one-time enrollment token (shown only here)."""
+
+    enrollment_token: str
+    enrollment_expires_at: datetime
+
+
+class EnrollIn(BaseModel):
+    """What the agent sends to enroll: its token and its new public key (hex)."""
+
+    token: str = Field(min_length=1, max_length=200)
+    public_key: str = Field(min_length=64, max_length=64, description="raw Ed25519, hex")
+
+
+def device_out(device: Device) -> DeviceOut:
+    """The API view of a device."""
+    return DeviceOut.model_validate(device, from_attributes=True)
+
+
+@router.post("/devices", status_code=status.HTTP_201_CREATED)
+def register_device(body: DeviceIn, runtime: RuntimeDep, me: CurrentPrincipal) -> RegisteredOut:
+    """Register a device for a hospital; the answer carries its enrollment token, once."""
+    with unit_of_work(runtime) as session:
+        registration = enrollment.register_device(
+            session,
+            runtime.audit,
+            me,
+            org_id=body.org_id,
+            model=body.model,
+            hardware_revision=body.hardware_revision,
+            serial=body.serial,
+        )
+        device = registration.device
+        expires = device.enrollment_expires_at
+        assert expires is not None  # set by registration
+        return RegisteredOut(
+            **device_out(device).model_dump(),
+            enrollment_token=registration.enrollment_token,
+            enrollment_expires_at=expires,
+        )
+
+
+@router.get("/devices")
+def list_devices(runtime: RuntimeDep, me: CurrentPrincipal) -> list[DeviceOut]:
+    """The devices the caller may see."""
+    with unit_of_work(runtime) as session:
+        return [device_out(d) for d in enrollment.visible_devices(session, me)]
+
+
+@router.get("/devices/{device_id}")
+def show_device(device_id: str, runtime: RuntimeDep, me: CurrentPrincipal) -> DeviceOut:
+    """One device the caller may see (another hospital's device is not found)."""
+    with unit_of_work(runtime) as session:
+        return device_out(enrollment.get_device(session, me, device_id))
+
+
+@router.post("/enroll")
+def enroll_device(body: EnrollIn, runtime: RuntimeDep) -> DeviceOut:
+    """The device binds its public key with its one-time enrollment token."""
+    try:
+        public_key = bytes.fromhex(body.public_key)
+    except ValueError as exc:
+        raise InvalidDeviceError("public_key must be 64 hex digits") from exc
+    with unit_of_work(runtime) as session:
+        return device_out(enrollment.enroll(session, runtime.audit, body.token, public_key))

@@ -1,0 +1,1 @@
+"""Releases: records, the content-addressed artifact store, and deltas between releases."""

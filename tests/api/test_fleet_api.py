@@ -1,0 +1,53 @@
+"""The device registry over HTTP: register, enroll with the one-time token, list, show."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from medfleet.fleet.enrollment import key_id_of
+from tests.api.helpers import TestClient, assert_problem
+from tests.builders import World
+
+KEY = bytes(range(32))  # any 32 bytes that decode as an Ed25519 point
+DEVICE = {"model": "IP-100", "hardware_revision": "B", "serial": "SN 0001"}
+
+
+def test_register_enroll_and_read_back(
+    client: TestClient, world: World, auth: Callable[[str], dict[str, str]]
+) -> None:
+    created = client.post(
+        "/api/v1/devices", json={**DEVICE, "org_id": world.hospital_a}, headers=auth("root")
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    device_id, token = body["device_id"], body["enrollment_token"]
+    assert body["enrolled_at"] is None
+    assert token.startswith("mfe_")
+
+    enrolled = client.post("/api/v1/enroll", json={"token": token, "public_key": KEY.hex()})
+    assert enrolled.status_code == 200, enrolled.text
+    assert enrolled.json()["key_id"] == key_id_of(KEY)
+    assert "enrollment_token" not in enrolled.json()
+
+    again = client.post("/api/v1/enroll", json={"token": token, "public_key": KEY.hex()})
+    assert_problem(again, 401)
+
+    shown = client.get(f"/api/v1/devices/{device_id}", headers=auth("biomed.a"))
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["enrolled_at"] is not None
+    listed = client.get("/api/v1/devices", headers=auth("biomed.a")).json()
+    assert [d["device_id"] for d in listed] == [device_id]
+
+
+def test_bad_input_is_a_problem_and_changes_nothing(
+    client: TestClient, world: World, auth: Callable[[str], dict[str, str]]
+) -> None:
+    bad_model = client.post(
+        "/api/v1/devices",
+        json={**DEVICE, "model": "a/b", "org_id": world.hospital_a},
+        headers=auth("root"),
+    )
+    assert "model" in assert_problem(bad_model, 422)["detail"]
+    bad_key = client.post("/api/v1/enroll", json={"token": "mfe_x", "public_key": "zz" * 32})
+    assert_problem(bad_key, 422)
+    assert client.get("/api/v1/devices", headers=auth("root")).json() == []
