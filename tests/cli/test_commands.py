@@ -203,3 +203,33 @@ def test_init_without_a_password_names_the_variable(tmp_path: Any) -> None:
     assert result.exit_code == 3
     assert "set MEDFLEET_ADMIN_PASSWORD" in result.stderr
     assert not (tmp_path / "d").exists()
+
+
+def test_devices_register_list_show(cli: Cli) -> None:
+    hospital = cli.json("accounts", "add-hospital", "St. Anna", "--user", "admin")
+    registered = cli.json(
+        "devices",
+        "register",
+        str(hospital["id"]),
+        "--model",
+        "IP-100",
+        "--hw",
+        "B",
+        "--serial",
+        "SN-1",
+        "--user",
+        "admin",
+    )
+    assert registered["enrollment_token"].startswith("mfe_")
+    assert registered["enrolled"] is False
+    listed = cli.json("devices", "list", "--user", "admin")
+    assert [d["device_id"] for d in listed] == [registered["device_id"]]
+    assert "enrollment_token" not in listed[0]
+    shown = cli.json("devices", "show", registered["device_id"], "--user", "admin")
+    assert shown["serial"] == "SN-1"
+    code, _out, _err = cli(
+        "devices", "register", str(hospital["id"]), "--model", "IP-100", "--hw", "B",
+        "--serial", "SN-1", "--user", "admin",
+    )  # fmt: skip
+    assert code == 5  # the same serial again: conflict
+    assert cli("devices", "show", "dev-nope", "--user", "admin")[0] == 4

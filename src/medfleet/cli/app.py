@@ -11,6 +11,7 @@ from medfleet.changes.cli import app as changes_app
 from medfleet.cli.init import init_command
 from medfleet.cli.serve import serve_command
 from medfleet.db.cli import app as db_app
+from medfleet.fleet.cli import app as fleet_app
 from medfleet.sim.cli import demo_command
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(changes_app, name="changes")
+app.add_typer(fleet_app, name="devices")
 
 
 @app.command("version")
