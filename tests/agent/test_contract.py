@@ -64,8 +64,8 @@ def test_malformed_image_fields_are_refused(change: dict[str, Any], message: str
         ImageInfo.from_custom(custom)
 
 
-@pytest.mark.parametrize("custom", [None, {}, {"medfleet": "x"}])
-def test_a_target_without_the_section_is_refused(custom: dict[str, Any] | None) -> None:
+@pytest.mark.parametrize("custom", [None, {}, {"medfleet": "x"}, ["medfleet"], "medfleet"])
+def test_a_target_without_the_section_is_refused(custom: Any) -> None:
     with pytest.raises(ContractError, match="custom section"):
         Instruction.from_custom(custom)
 

@@ -90,8 +90,8 @@ def _field(custom: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> 
     return value
 
 
-def _medfleet(custom: dict[str, Any] | None) -> dict[str, Any]:
-    section = (custom or {}).get(CUSTOM_KEY)
+def _medfleet(custom: object) -> dict[str, Any]:
+    section = custom.get(CUSTOM_KEY) if isinstance(custom, dict) else None
     if not isinstance(section, dict):
         raise ContractError(f"target has no {CUSTOM_KEY!r} custom section")
     return section
