@@ -183,3 +183,17 @@ def test_unexpected_error_is_a_500_problem_and_counted(app: FastAPI) -> None:
 )
 def test_status_by_error_category(error: MedfleetError, status: int) -> None:
     assert status_for(error)[0] == status
+
+
+def test_the_app_serves_the_repository_tree_as_static_files(
+    client: TestClient, runtime: Runtime
+) -> None:
+    timestamp = runtime.settings.blobs / "public" / "repo" / "director" / "dev-1" / "metadata"
+    timestamp.mkdir(parents=True)
+    (timestamp / "timestamp.json").write_bytes(b'{"signed": {}}')
+    url = "/repo/director/dev-1/metadata/timestamp.json"
+    first = client.get(url)
+    assert (first.status_code, first.content) == (200, b'{"signed": {}}')
+    again = client.get(url, headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    assert client.get("/repo/director/dev-2/metadata/timestamp.json").status_code == 404

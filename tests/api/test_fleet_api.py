@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from medfleet.agent.identity import DeviceIdentity
+from medfleet.agent.reports import ReportContent, StatusReport, sign_report
 from medfleet.fleet.enrollment import key_id_of
 from tests.api.helpers import TestClient, assert_problem
 from tests.builders import World
@@ -51,3 +56,28 @@ def test_bad_input_is_a_problem_and_changes_nothing(
     bad_key = client.post("/api/v1/enroll", json={"token": "mfe_x", "public_key": "zz" * 32})
     assert_problem(bad_key, 422)
     assert client.get("/api/v1/devices", headers=auth("root")).json() == []
+
+
+def test_a_signed_report_over_http(
+    client: TestClient, world: World, auth: Callable[[str], dict[str, str]]
+) -> None:
+    identity = DeviceIdentity(Ed25519PrivateKey.generate())
+    created = client.post(
+        "/api/v1/devices", json={**DEVICE, "org_id": world.hospital_a}, headers=auth("root")
+    ).json()
+    device_id = created["device_id"]
+    client.post(
+        "/api/v1/enroll",
+        json={"token": created["enrollment_token"], "public_key": identity.public_key_bytes.hex()},
+    )
+    content = ReportContent("b", "4.3.0", 430, "idle", "committed", None, None)
+    document = sign_report(StatusReport(device_id, 1, datetime.now(UTC), content), identity)
+    url = f"/api/v1/devices/{device_id}/reports"
+    headers = {"Content-Type": "application/json"}
+    first = client.post(url, content=document, headers=headers)
+    assert first.json() == {"device_id": device_id, "seq": 1, "duplicate": False}
+    assert client.post(url, content=document, headers=headers).json()["duplicate"] is True
+    tampered = document.replace(b'"4.3.0"', b'"4.4.0"')
+    assert_problem(client.post(url, content=tampered, headers=headers), 403)
+    shown = client.get(f"/api/v1/devices/{device_id}", headers=auth("biomed.a")).json()
+    assert (shown["installed_version"], shown["last_report_seq"]) == ("4.3.0", 1)

@@ -223,6 +223,12 @@ PROBES: dict[tuple[str, str], list[tuple[Call, Expect]]] = {
     ("GET", "/api/v1/devices/{device_id}"): [
         (_get(lambda c: f"/api/v1/devices/{c.b_device}"), denied(404))
     ],
+    ("POST", "/api/v1/devices/{device_id}/reports"): [
+        (
+            _send("POST", lambda c: f"/api/v1/devices/{c.b_device}/reports", {"report": {}}),
+            denied(403, 404),
+        ),
+    ],
     ("POST", "/api/v1/enroll"): [
         (_send("POST", "/api/v1/enroll", {"token": "mfe_guess", "public_key": A_KEY}), denied(401)),
     ],

@@ -4,7 +4,8 @@
 attached to the returned app, so a test process can build as many apps as it likes. The
 versioned API lives under ``/api/v1`` (each domain router carries that prefix itself, so a
 route's template is the full path in metrics and logs); ``/health``, ``/ready``, ``/metrics``
-and ``/openapi.json`` sit at the root.
+and ``/openapi.json`` sit at the root, and ``/repo/`` serves the signed update repositories
+(``medfleet.agent.contract``) as static files.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from medfleet.api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from medfleet.audit.routes import router as audit_router
 from medfleet.changes.routes import router as changes_router
 from medfleet.fleet.routes import router as fleet_router
+from medfleet.releases.static import repository_mount
 from medfleet.runtime import Runtime
 
 API_VERSION = "1"
@@ -56,6 +58,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(health_router)
     for router in DOMAIN_ROUTERS:
         app.include_router(router, responses=PROBLEM_RESPONSES)
+    # The signed repositories: static files (ETag/304, Range/206), no database on this path.
+    app.router.routes.append(repository_mount(runtime.settings.blobs))
     return app
 
 

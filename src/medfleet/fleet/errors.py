@@ -37,7 +37,11 @@ class EnrollmentRefusedError(FleetError, Unauthenticated):
 
 
 class ReportRejectedError(FleetError, InvalidInput):
-    """A status report is unsigned, wrongly signed, malformed or for another device."""
+    """A status report is malformed: not canonical JSON, or not a well-formed report."""
+
+
+class ReportNotTrustedError(FleetError, Forbidden):
+    """A status report is unsigned, signed by another key, or speaks for another device."""
 
 
 class ReportReplayedError(FleetError, Conflict):

@@ -1,20 +1,23 @@
 """HTTP endpoints of the device registry: register, list, show, and the device's own enrollment.
 
-Enrollment is called by the device, which has no user account: it authenticates with its
-one-time enrollment token instead of a bearer token.
+Enrollment and reports come from the device, which has no user account: enrollment
+authenticates with the one-time enrollment token, and a report with the device's signature
+over its exact bytes (so the body is read raw, never re-serialized).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from medfleet.api.deps import API_PREFIX, CurrentPrincipal, RuntimeDep, unit_of_work
-from medfleet.fleet import enrollment
+from medfleet.fleet import enrollment, report_intake
 from medfleet.fleet.errors import InvalidDeviceError
 from medfleet.fleet.tables import Device
+from medfleet.runtime import Runtime
 
 router = APIRouter(prefix=API_PREFIX, tags=["fleet"])
 
@@ -110,3 +113,33 @@ def enroll_device(body: EnrollIn, runtime: RuntimeDep) -> DeviceOut:
         raise InvalidDeviceError("public_key must be 64 hex digits") from exc
     with unit_of_work(runtime) as session:
         return device_out(enrollment.enroll(session, runtime.audit, body.token, public_key))
+
+
+class AcknowledgementOut(BaseModel):
+    """The server has the report with this sequence number (``duplicate``: it had it already)."""
+
+    device_id: str
+    seq: int
+    duplicate: bool
+
+
+REPORT_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {"type": "object"}}},
+    "description": "A signed status report exactly as medfleet.agent.reports.sign_report wrote it.",
+}
+
+
+@router.post("/devices/{device_id}/reports", openapi_extra={"requestBody": REPORT_BODY})
+async def post_report(device_id: str, request: Request, runtime: RuntimeDep) -> AcknowledgementOut:
+    """A device's signed status report; acknowledged once stored, refused if not trusted."""
+    document = await request.body()
+    ack = await run_in_threadpool(_accept_report, runtime, device_id, document)
+    return AcknowledgementOut(device_id=ack.device_id, seq=ack.seq, duplicate=ack.duplicate)
+
+
+def _accept_report(
+    runtime: Runtime, device_id: str, document: bytes
+) -> report_intake.Acknowledgement:
+    with unit_of_work(runtime) as session:
+        return report_intake.accept_report(session, runtime.audit, device_id, document)

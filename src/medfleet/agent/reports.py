@@ -1,0 +1,417 @@
+"""Signed device status reports: the document, its verification, and the device's outbox.
+
+A report states which version runs where (the active slot and its version) and how the last
+install attempt stands. The document is canonical JSON (sorted keys, no whitespace, UTF-8)::
+
+    {"report": {...}, "signature": {"keyid": "<sha256 of the raw public key>", "sig": "<hex>"}}
+
+and the Ed25519 signature covers ``REPORT_DOMAIN + canonical_json(report)``, so a signature
+made for any other purpose with the same key never verifies as a report.
+
+``verify_report`` is pure and is what the server imports: it rejects unsigned, wrongly signed,
+malformed and non-canonical documents. Replay and foreign-device checks are the server's: it
+calls ``verify_report`` with the key of the device the request authenticates as, then checks
+``report.device_id`` against that device and accepts only a ``seq`` above the last one it
+stored, acknowledging an exact resend of a stored ``(device_id, seq)`` without storing it again.
+
+The ``Outbox`` persists reports until acknowledged. Sequence numbers are reserved durably
+before use, so none is ever reused, even after a crash (a crash can only leave a gap). A report
+keeps its seq and bytes on every resend (delivery is idempotent); failed deliveries are retried
+with exponential backoff and jitter computed from the injected clock and random source.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, NoReturn, Protocol
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from medfleet.agent.atomic import (
+    read_json,
+    remove_durable,
+    remove_stale_temp_files,
+    write_json_atomic,
+)
+from medfleet.agent.contract import ContractError, check_name
+from medfleet.agent.errors import (
+    DeliveryError,
+    MalformedReportError,
+    ReportSignatureError,
+    StateCorruptError,
+    UnsignedReportError,
+)
+from medfleet.agent.identity import DeviceIdentity, key_id_of
+from medfleet.agent.install_state import Outcome, Phase
+
+REPORT_DOMAIN = b"medfleet device status report v1\x00"
+MAX_DOCUMENT_BYTES = 64 * 1024
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEX128 = re.compile(r"[0-9a-f]{128}")
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8: the one byte form of a JSON value.
+
+    Raises:
+        UnicodeEncodeError: a string holds a lone surrogate (not representable in UTF-8).
+    """
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class Clock(Protocol):
+    """A source of timezone-aware UTC time (``medfleet.clock.FrozenClock`` fits)."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class SystemClock:
+    """The machine's clock."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportTarget:
+    """The target of the install attempt a report describes."""
+
+    path: str
+    version: str
+    version_number: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportContent:
+    """What the device states: the running version and where its last install stands."""
+
+    active_slot: str
+    active_version: str | None
+    active_version_number: int | None
+    install_phase: str
+    outcome: str | None
+    detail: str | None
+    target: ReportTarget | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """A report as signed: the content plus who says it, in which order, and when."""
+
+    device_id: str
+    seq: int
+    time: datetime
+    content: ReportContent
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``report`` object of the document."""
+        stamp = self.time.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+        return {"device_id": self.device_id, "seq": self.seq, "time": stamp} | asdict(self.content)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportDocument:
+    """A verified report: its content and the key that signed it."""
+
+    report: StatusReport
+    key_id: str
+    signature: bytes
+
+
+def sign_report(report: StatusReport, identity: DeviceIdentity) -> bytes:
+    """The signed, canonical document for ``report``."""
+    body = report.to_dict()
+    signature = identity.sign(REPORT_DOMAIN + canonical_json(body))
+    return canonical_json(
+        {"report": body, "signature": {"keyid": identity.key_id, "sig": signature.hex()}}
+    )
+
+
+def _malformed(message: str) -> NoReturn:
+    raise MalformedReportError(message)
+
+
+def _reject_constant(value: str) -> NoReturn:
+    _malformed(f"{value} is not allowed in a report")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        _malformed("duplicate key in report document")
+    return result
+
+
+def _get(data: dict[str, Any], name: str, kind: type, *, optional: bool = False) -> Any:
+    value = data[name]
+    if value is None and optional:
+        return None
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        _malformed(f"report field {name!r} must be {kind.__name__}")
+    return value
+
+
+def _exact_keys(data: Any, keys: set[str], what: str) -> dict[str, Any]:
+    if not isinstance(data, dict) or set(data) != keys:
+        _malformed(f"{what} must be an object with exactly {sorted(keys)}")
+    return data
+
+
+REPORT_KEYS = {"device_id", "seq", "time"} | {f.name for f in fields(ReportContent)}
+TARGET_KEYS = {f.name for f in fields(ReportTarget)}
+
+
+def report_from_dict(data: Any) -> StatusReport:
+    """Parse a ``report`` object strictly.
+
+    Raises:
+        MalformedReportError: a key is missing or extra, or a value is mistyped or invalid.
+    """
+    data = _exact_keys(data, REPORT_KEYS, "report")
+    try:
+        device_id = check_name("device id", _get(data, "device_id", str))
+    except ContractError as exc:
+        raise MalformedReportError(str(exc)) from exc
+    seq = _get(data, "seq", int)
+    text = _get(data, "time", str)
+    try:
+        time = datetime.fromisoformat(text)
+    except ValueError:
+        _malformed("report time is not ISO 8601")
+    if not text.endswith("Z") or time.utcoffset() != timedelta(0):
+        _malformed("report time must be UTC with a 'Z' suffix")
+    if seq < 0 or data["active_slot"] not in ("a", "b"):
+        _malformed("report seq must be >= 0 and active_slot 'a' or 'b'")
+    phase, outcome = data["install_phase"], data["outcome"]
+    if phase not in set(Phase) or (outcome is not None and outcome not in set(Outcome)):
+        _malformed("report install_phase or outcome is unknown")
+    target = data["target"]
+    if target is not None:
+        target = _exact_keys(target, TARGET_KEYS, "report target")
+        if not _HEX64.fullmatch(_get(target, "sha256", str)):
+            _malformed("report target sha256 must be 64 lower-case hex digits")
+        target = ReportTarget(
+            path=_get(target, "path", str),
+            version=_get(target, "version", str),
+            version_number=_get(target, "version_number", int),
+            sha256=target["sha256"],
+        )
+    content = ReportContent(
+        active_slot=data["active_slot"],
+        active_version=_get(data, "active_version", str, optional=True),
+        active_version_number=_get(data, "active_version_number", int, optional=True),
+        install_phase=phase,
+        outcome=outcome,
+        detail=_get(data, "detail", str, optional=True),
+        target=target,
+    )
+    return StatusReport(device_id, seq, time, content)
+
+
+def verify_report(public_key_bytes: bytes, document: bytes) -> ReportDocument:
+    """Verify a report document against a device's raw Ed25519 public key.
+
+    Raises:
+        UnsignedReportError: the document has no signature.
+        ReportSignatureError: signed with another key, or the signature does not verify.
+        MalformedReportError: too big, not canonical JSON, or not a well-formed report.
+    """
+    if len(document) > MAX_DOCUMENT_BYTES:
+        _malformed(f"report document exceeds {MAX_DOCUMENT_BYTES} bytes")
+    try:
+        value = json.loads(
+            document.decode(),
+            object_pairs_hook=_unique_keys,
+            parse_float=_reject_constant,
+            parse_constant=_reject_constant,
+        )
+        canonical = canonical_json(value)
+    except (UnicodeError, ValueError, RecursionError) as exc:
+        raise MalformedReportError(f"report document is not valid JSON: {exc}") from exc
+    if isinstance(value, dict) and "report" in value and "signature" not in value:
+        raise UnsignedReportError("report document is not signed")
+    value = _exact_keys(value, {"report", "signature"}, "report document")
+    if canonical != document:
+        _malformed("report document is not in canonical form")
+    signature = _exact_keys(value["signature"], {"keyid", "sig"}, "signature")
+    key_id, sig = signature["keyid"], signature["sig"]
+    if not isinstance(sig, str) or not _HEX128.fullmatch(sig) or not isinstance(key_id, str):
+        _malformed("signature must hold a key id and 128 lower-case hex digits")
+    if key_id != key_id_of(public_key_bytes):
+        raise ReportSignatureError(f"report signed by key {key_id[:16]}…, not the device's key")
+    try:
+        public_key = Ed25519PublicKey.from_public_bytes(public_key_bytes)
+        public_key.verify(bytes.fromhex(sig), REPORT_DOMAIN + canonical_json(value["report"]))
+    except (InvalidSignature, ValueError) as exc:
+        raise ReportSignatureError("report signature does not verify") from exc
+    return ReportDocument(report_from_dict(value["report"]), key_id, bytes.fromhex(sig))
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff with equal jitter: attempt n waits between d/2 and d, where
+    d = min(cap, base * 2**(n-1))."""
+
+    base: timedelta = timedelta(seconds=5)
+    cap: timedelta = timedelta(hours=1)
+
+    def delay(self, attempts: int, rng: random.Random) -> timedelta:
+        """How long to wait after the ``attempts``-th failed delivery (attempts >= 1)."""
+        ceiling = min(self.cap, self.base * (1 << min(max(attempts - 1, 0), 32)))
+        return ceiling / 2 + ceiling / 2 * rng.random()
+
+
+class ReportTransport(Protocol):
+    """Carries one document to the server."""
+
+    def send(self, document: bytes) -> None:
+        """Return only once the server acknowledged the document (or an exact resend of it).
+
+        Raises:
+            DeliveryError: not acknowledged; the outbox retries later.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PendingReport:
+    """A signed report waiting for acknowledgement."""
+
+    seq: int
+    document: bytes
+    attempts: int
+    next_attempt_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """What one ``Outbox.deliver`` call did."""
+
+    sent: int
+    pending: int
+    next_attempt_at: datetime | None
+    error: str | None
+
+
+class Outbox:
+    """Persisted, ordered, idempotent delivery of signed reports (see the module docstring).
+
+    Layout: ``<dir>/sequence.json`` holds the next free seq; ``<dir>/pending/<seq>.json``
+    holds each unacknowledged document with its retry schedule. One agent process uses an
+    outbox at a time.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        device_id: str,
+        identity: DeviceIdentity,
+        clock: Clock,
+        rng: random.Random,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.directory = directory
+        self.device_id = check_name("device id", device_id)
+        self.identity = identity
+        self.clock = clock
+        self.rng = rng
+        self.backoff = backoff or Backoff()
+        self._pending_dir = directory / "pending"
+        self._pending_dir.mkdir(parents=True, exist_ok=True)
+        for leftover_dir in (directory, self._pending_dir):
+            remove_stale_temp_files(leftover_dir)
+
+    def _reserve_seq(self) -> int:
+        path = self.directory / "sequence.json"
+        stored = read_json(path)
+        if stored is not None and not (
+            isinstance(stored, dict) and type(stored.get("next_seq")) is int
+        ):
+            raise StateCorruptError(f"{path} has no next_seq")
+        highest = max((p.seq for p in self.pending()), default=-1)
+        seq = max(0 if stored is None else stored["next_seq"], highest + 1)
+        write_json_atomic(path, {"next_seq": seq + 1})
+        return seq
+
+    def enqueue(self, content: ReportContent) -> PendingReport:
+        """Sign ``content`` under the next sequence number and store it for delivery."""
+        seq = self._reserve_seq()
+        now = self.clock.now()
+        document = sign_report(StatusReport(self.device_id, seq, now, content), self.identity)
+        pending = PendingReport(seq, document, 0, now)
+        self._store(pending)
+        return pending
+
+    def _path(self, seq: int) -> Path:
+        return self._pending_dir / f"{seq:012d}.json"
+
+    def _store(self, pending: PendingReport) -> None:
+        write_json_atomic(
+            self._path(pending.seq),
+            {
+                "seq": pending.seq,
+                "document": pending.document.decode(),
+                "attempts": pending.attempts,
+                "next_attempt_at": pending.next_attempt_at.isoformat(),
+            },
+        )
+
+    def pending(self) -> list[PendingReport]:
+        """Unacknowledged reports, oldest (lowest seq) first.
+
+        Raises:
+            StateCorruptError: a pending entry is unreadable.
+        """
+        entries = []
+        for path in sorted(self._pending_dir.glob("*.json")):
+            data = read_json(path)
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError("not an object")
+                entries.append(
+                    PendingReport(
+                        seq=int(data["seq"]),
+                        document=str(data["document"]).encode(),
+                        attempts=int(data["attempts"]),
+                        next_attempt_at=datetime.fromisoformat(data["next_attempt_at"]),
+                    )
+                )
+            except (TypeError, KeyError, ValueError) as exc:
+                raise StateCorruptError(f"pending report {path} is invalid: {exc!r}") from exc
+        return entries
+
+    def deliver(self, transport: ReportTransport) -> DeliveryResult:
+        """Send every due report in seq order until one fails; acknowledged ones are removed.
+
+        A failure delays that report by ``Backoff.delay`` and stops the round, so reports
+        reach the server in order.
+        """
+        now, sent, error = self.clock.now(), 0, None
+        queue = self.pending()
+        for entry in queue:
+            if entry.next_attempt_at > now:
+                break
+            try:
+                transport.send(entry.document)
+            except DeliveryError as exc:
+                attempts = entry.attempts + 1
+                retry_at = now + self.backoff.delay(attempts, self.rng)
+                self._store(PendingReport(entry.seq, entry.document, attempts, retry_at))
+                error = str(exc)
+                break
+            remove_durable(self._path(entry.seq))
+            sent += 1
+        remaining = self.pending()
+        next_at = remaining[0].next_attempt_at if remaining else None
+        return DeliveryResult(sent, len(remaining), next_at, error)
