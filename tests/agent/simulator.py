@@ -68,6 +68,8 @@ from medfleet.agent.updates import (
 )
 
 BASE_URL = "https://updates.medfleet.test"
+V1 = b"image one " * 200  # the image devices run at first (version number 100)
+V2 = b"image two " * 300  # its successor (version number 200)
 MODEL = "IP-100"
 HARDWARE_REVISION = "B"
 DAY = dt.timedelta(days=1)

@@ -43,6 +43,8 @@ from medfleet.agent.updates import (
 from tests.agent.simulator import (
     DAY,
     MODEL,
+    V1,
+    V2,
     SimDevice,
     UptaneSimulator,
     device_clock,
@@ -51,29 +53,7 @@ from tests.agent.simulator import (
     serve_http,
 )
 
-V1 = b"image one " * 200
-V2 = b"image two " * 300
 EVIL = b"malware " * 400
-
-
-@pytest.fixture
-def sim() -> UptaneSimulator:
-    return UptaneSimulator()
-
-
-@pytest.fixture
-def v1(sim: UptaneSimulator) -> TargetFile:
-    return sim.publish_image(MODEL, V1, 100)
-
-
-@pytest.fixture
-def v2(sim: UptaneSimulator, v1: TargetFile) -> TargetFile:
-    return sim.publish_image(MODEL, V2, 200)
-
-
-@pytest.fixture
-def device(sim: UptaneSimulator, v1: TargetFile, tmp_path: Path) -> SimDevice:
-    return sim.enroll(tmp_path / "state", installed=v1)
 
 
 def assert_rejected(

@@ -32,6 +32,7 @@ from medfleet.agent.decision import (
 from tests.agent.simulator import (
     DAY,
     MODEL,
+    V2,
     SimDevice,
     UptaneSimulator,
     device_clock,
@@ -40,29 +41,7 @@ from tests.agent.simulator import (
     write_tar,
 )
 
-V1 = b"image one " * 200
-V2 = b"image two " * 300
 DELTA = b"bsdiff from one to two"
-
-
-@pytest.fixture
-def sim() -> UptaneSimulator:
-    return UptaneSimulator()
-
-
-@pytest.fixture
-def v1(sim: UptaneSimulator) -> TargetFile:
-    return sim.publish_image(MODEL, V1, 100)
-
-
-@pytest.fixture
-def v2(sim: UptaneSimulator, v1: TargetFile) -> TargetFile:
-    return sim.publish_image(MODEL, V2, 200)
-
-
-@pytest.fixture
-def device(sim: UptaneSimulator, v1: TargetFile, tmp_path: Path) -> SimDevice:
-    return sim.enroll(tmp_path / "state", installed=v1)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from pathlib import Path
 
 import pytest
 import urllib3
@@ -36,34 +35,12 @@ from medfleet.agent.updates import (
 )
 from tests.agent.simulator import (
     MODEL,
+    V2,
     SimDevice,
     UptaneSimulator,
     director_target,
     serve_http,
 )
-
-V1 = b"image one " * 200
-V2 = b"image two " * 300
-
-
-@pytest.fixture
-def sim() -> UptaneSimulator:
-    return UptaneSimulator()
-
-
-@pytest.fixture
-def v1(sim: UptaneSimulator) -> TargetFile:
-    return sim.publish_image(MODEL, V1, 100)
-
-
-@pytest.fixture
-def v2(sim: UptaneSimulator, v1: TargetFile) -> TargetFile:
-    return sim.publish_image(MODEL, V2, 200)
-
-
-@pytest.fixture
-def device(sim: UptaneSimulator, v1: TargetFile, tmp_path: Path) -> SimDevice:
-    return sim.enroll(tmp_path / "state", installed=v1)
 
 
 def test_no_instruction_is_up_to_date(device: SimDevice, v2: TargetFile) -> None:
