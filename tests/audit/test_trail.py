@@ -16,14 +16,12 @@ from medfleet.accounts import service as accounts
 from medfleet.accounts.model import OrgKind
 from medfleet.accounts.tables import Organization
 from medfleet.audit import service
+from medfleet.audit.export import EXPORT_COLUMNS, export, export_to_path
 from medfleet.audit.model import GENESIS_HASH, NewEvent, Problem, canonical_json, event_text
 from medfleet.audit.service import (
-    EXPORT_COLUMNS,
     AuditHeadMissingError,
     checkpoint_from_json,
     checkpoint_to_json,
-    export,
-    export_to_path,
     head_checkpoint,
 )
 from medfleet.audit.tables import AuditEventRow, AuditHeadRow

@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from medfleet.audit import service
+from medfleet.audit.export import ExportFormat, export, export_to_path
 from medfleet.audit.model import Checkpoint
-from medfleet.audit.service import ExportFormat
 from medfleet.cli.context import DataDir, Json, opened
 from medfleet.cli.output import (
     EXIT_CHECK_FAILED,
@@ -87,9 +87,9 @@ def export_command(
     chosen: ExportFormat = "csv" if fmt == "csv" else "jsonl"
     with opened(data_dir) as runtime, transaction(runtime.sessions) as session:
         if output is None:
-            service.export(session, sys.stdout, chosen)
+            export(session, sys.stdout, chosen)
             return
-        count = service.export_to_path(session, output, chosen)
+        count = export_to_path(session, output, chosen)
     console.print(f"wrote {count} events to {output}", highlight=False)
 
 

@@ -14,7 +14,8 @@ from pydantic import BaseModel
 
 from medfleet.api.deps import API_PREFIX, CurrentPrincipal, RuntimeDep, unit_of_work
 from medfleet.audit.access import read_events, require_verifier
-from medfleet.audit.service import event_as_dict, verify
+from medfleet.audit.export import event_as_dict
+from medfleet.audit.service import verify
 
 router = APIRouter(prefix=f"{API_PREFIX}/audit", tags=["audit"])
 

@@ -1,4 +1,4 @@
-"""Appending to, verifying and exporting the audit trail.
+"""Appending to and verifying the audit trail (exporting it: ``medfleet.audit.export``).
 
 ``AuditLog.record`` writes inside the caller's transaction, so an event exists exactly when the
 change it records was committed. Appends take the head lock first; the head is re-signed at
@@ -14,8 +14,6 @@ number and why) is exactly that of one sequential pass.
 
 from __future__ import annotations
 
-import csv
-import json
 import multiprocessing
 import os
 import sqlite3
@@ -29,7 +27,7 @@ from datetime import UTC, datetime
 from hashlib import sha256
 from itertools import chain, pairwise
 from pathlib import Path
-from typing import IO, Any, Literal, cast
+from typing import Any, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Table, func, insert, inspect, select, update
@@ -61,13 +59,8 @@ from medfleet.clock import Clock
 from medfleet.db.json_columns import DerivedFromJson, reflected_expression_matches
 from medfleet.signing.server_key import ServerSigner, signature_valid
 
-ExportFormat = Literal["csv", "jsonl"]
 # The layout of ``StoredEvent``: what is stored and hashed; the other columns derive from doc.
 STORED_COLUMNS = ("seq", "doc", "hash")
-EXPORT_COLUMNS = (
-    "seq", "at", "actor", "org_id", "action", "object_type", "object_id", "payload", "prev_hash",
-    "hash",
-)  # fmt: skip
 _EVENTS = cast(Table, AuditEventRow.__table__)
 _HEAD = cast(Table, AuditHeadRow.__table__)
 _CHECKPOINTS = cast(Table, AuditCheckpointRow.__table__)
@@ -373,48 +366,3 @@ def checkpoint_from_json(document: dict[str, object]) -> Checkpoint:
         )
     except (KeyError, ValueError) as exc:
         raise ValueError(f"not a medfleet audit checkpoint: {exc}") from exc
-
-
-def export(session: Session, out: IO[str], fmt: ExportFormat, org_id: int | None = None) -> int:
-    """Write every event (or one organization's) in sequence order; return how many.
-
-    Values are written as they were hashed (canonical time, hex hashes; the payload as its
-    canonical JSON text in CSV, parsed in JSON lines), so the export can be re-verified.
-    """
-    statement = select(_EVENTS.c.doc, _EVENTS.c.hash).order_by(_EVENTS.c.seq)
-    if org_id is not None:
-        statement = statement.where(_EVENTS.c.org_id == org_id)
-    writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
-    if writer is not None:
-        writer.writerow(EXPORT_COLUMNS)
-    count = 0
-    for doc, chain_hash in session.execute(statement.execution_options(yield_per=_FETCH_BATCH)):
-        record = document_as_dict(doc, chain_hash)
-        if writer is not None:
-            record["payload"] = canonical_json(record["payload"])
-            writer.writerow([record[column] for column in EXPORT_COLUMNS])
-        else:
-            out.write(canonical_json(record) + "\n")
-        count += 1
-    return count
-
-
-def document_as_dict(doc: str, chain_hash: str) -> dict[str, Any]:
-    """One stored event as JSON-ready data: its hashed document, parsed, plus its hash."""
-    record: dict[str, Any] = json.loads(doc)
-    record["hash"] = chain_hash
-    return record
-
-
-def event_as_dict(row: AuditEventRow) -> dict[str, Any]:
-    """One event as JSON-ready data (payload parsed, time in its canonical hashed form)."""
-    return document_as_dict(row.doc, row.hash)
-
-
-def export_to_path(session: Session, path: Path, fmt: ExportFormat) -> int:
-    """Export into a file, replacing it only when the export completed."""
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    with temporary.open("w", encoding="utf-8", newline="") as handle:
-        count = export(session, handle, fmt)
-    temporary.replace(path)
-    return count
