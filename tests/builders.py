@@ -9,6 +9,8 @@ from medfleet.accounts.model import OrgKind, Principal, Role
 from medfleet.accounts.service import NewUser, principal_of
 from medfleet.db.engine import transaction
 from medfleet.runtime import Runtime
+from medfleet.signing.distribution import Distribution
+from medfleet.signing.setup import create_signing
 
 PASSWORD = "correct horse battery"
 
@@ -77,3 +79,25 @@ def build_world(rt: Runtime) -> World:
             biomed_b=user(b.id, "biomed.b", "Bea Biomed", Role.HOSPITAL_BIOMED),
             admin_b=user(b.id, "admin.b", "Ben Admin", Role.ADMIN),
         )
+
+
+ROOT_PASSWORD = "root holder one"
+
+
+def create_distribution(rt: Runtime) -> Distribution:
+    """Demo-style update signing on ``rt``'s data directory (one root holder, admin's targets key).
+
+    Needs no database: the image repository and director are files under the blob directory.
+    """
+    created = create_signing(
+        rt.distribution.public_dir,
+        rt.distribution.keys,
+        rt.clock,
+        root_passwords=[ROOT_PASSWORD],
+        root_threshold=1,
+        targets_username="admin",
+        targets_password=PASSWORD,
+        production=False,
+    )
+    assert created.image.exists()
+    return rt.distribution

@@ -27,7 +27,9 @@ from medfleet.db.engine import make_engine
 from medfleet.db.migrate import upgrade
 from medfleet.db.tables import metadata
 from medfleet.runtime import Runtime
+from medfleet.signing.distribution import Distribution
 from medfleet.signing.server_key import create_server_key
+from tests.builders import create_distribution
 
 PG_ADMIN_URL = os.environ.get(
     "MEDFLEET_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -129,3 +131,9 @@ def runtime(settings: Settings, clock: FrozenClock) -> Iterator[Runtime]:
         yield rt
     finally:
         rt.close()
+
+
+@pytest.fixture
+def distribution(runtime: Runtime) -> Distribution:
+    """Update signing (image repository and director) created in the runtime's data directory."""
+    return create_distribution(runtime)

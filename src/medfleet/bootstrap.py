@@ -1,11 +1,16 @@
-"""Bringing a data directory to life: directories, server key, schema, manufacturer, admin.
+"""Bringing a data directory to life: directories, server key, schema, manufacturer, admin, keys.
 
-``initialise`` is what ``medfleet init`` and ``medfleet demo`` run. Each step is idempotent
-except the last: a deployment gets its manufacturer and first admin exactly once.
+``initialise`` is what ``medfleet init`` and ``medfleet demo`` run. Storage preparation is
+idempotent; the rest happens exactly once per deployment: the manufacturer, its first admin, and
+the update signing (root keys for the image repository and the director, encrypted with the root
+key holders' passwords; the admin's targets key; the online keys; version 1 of both roots).
+The root set-up is checked before anything is written, and the signing is created inside the
+database transaction, so a refusal leaves no manufacturer behind.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from medfleet.accounts import service as accounts
@@ -15,6 +20,16 @@ from medfleet.db.engine import transaction
 from medfleet.db.migrate import upgrade
 from medfleet.runtime import Runtime
 from medfleet.signing.server_key import create_server_key
+from medfleet.signing.setup import check_root_setup, create_signing
+
+
+@dataclass(frozen=True)
+class RootSetup:
+    """The root key holders' passwords (one key each, per repository) and the threshold."""
+
+    passwords: Sequence[str]
+    threshold: int
+    production: bool
 
 
 @dataclass(frozen=True)
@@ -26,6 +41,11 @@ class InitResult:
     server_key_id: str
     manufacturer_id: int
     admin_username: str
+    image_root_key_ids: tuple[str, ...]
+    director_root_key_ids: tuple[str, ...]
+    root_threshold: int
+    targets_key_id: str
+    production: bool
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -35,6 +55,11 @@ class InitResult:
             "server_key_id": self.server_key_id,
             "manufacturer_id": self.manufacturer_id,
             "admin_username": self.admin_username,
+            "image_root_key_ids": list(self.image_root_key_ids),
+            "director_root_key_ids": list(self.director_root_key_ids),
+            "root_threshold": self.root_threshold,
+            "targets_key_id": self.targets_key_id,
+            "production": self.production,
         }
 
 
@@ -54,15 +79,24 @@ def initialise(
     admin_username: str,
     admin_full_name: str,
     admin_password: str,
+    root: RootSetup,
 ) -> InitResult:
-    """Prepare storage, then create the manufacturer and its first admin in one transaction.
+    """Prepare storage, then create the manufacturer, its first admin and the signing at once.
+
+    The admin holds the first targets key (encrypted with the admin's password) until QA/RA
+    users take the model roles over.
 
     Raises:
+        SigningInputError: production with fewer than two root holders or a threshold below
+            two, a threshold above the holders, or an empty root password (nothing written).
         ConflictError: the deployment already has a manufacturer.
+        RepositoryExistsError: the update repositories exist already.
         InvalidInputError: a name or the password is not acceptable (nothing is created in the
             database; directories, key and schema may already exist, which is harmless).
     """
+    check_root_setup(root.passwords, root.threshold, production=root.production)
     key_id = prepare_storage(runtime)
+    distribution = runtime.distribution
     with transaction(runtime.sessions) as session:
         admin = accounts.bootstrap_manufacturer(
             session,
@@ -71,10 +105,25 @@ def initialise(
             manufacturer,
             NewUser(admin_username, admin_full_name, admin_password, frozenset({Role.ADMIN})),
         )
+        signing = create_signing(
+            distribution.public_dir,
+            distribution.keys,
+            runtime.clock,
+            root_passwords=root.passwords,
+            root_threshold=root.threshold,
+            targets_username=admin_username,
+            targets_password=admin_password,
+            production=root.production,
+        )
         return InitResult(
             str(runtime.settings.data_dir),
             runtime.db.url.render_as_string(),
             key_id,
             admin.org_id,
             admin.username,
+            signing.image_root_key_ids,
+            signing.director_root_key_ids,
+            root.threshold,
+            signing.targets_key_id,
+            root.production,
         )

@@ -21,6 +21,7 @@ from medfleet.audit.service import AuditLog
 from medfleet.clock import Clock, SystemClock
 from medfleet.config import Settings
 from medfleet.db.engine import make_engine, make_session_factory
+from medfleet.signing.distribution import Distribution
 from medfleet.signing.server_key import ServerSigner, load_server_key, trusted_public_keys
 
 
@@ -67,6 +68,11 @@ class Runtime:
     def audit(self) -> AuditLog:
         """The audit log, signing with the server key."""
         return AuditLog(self.signer, self.clock, self.settings.audit_checkpoint_interval)
+
+    @cached_property
+    def distribution(self) -> Distribution:
+        """Keys, blob store, image repository and director (created by ``medfleet init``)."""
+        return Distribution.for_directories(self.settings.blobs, self.settings.keys, self.clock)
 
     @property
     def lockout(self) -> LockoutPolicy:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -10,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from medfleet.agent.identity import DeviceIdentity
 from medfleet.agent.reports import ReportContent, StatusReport, sign_report
 from medfleet.fleet.enrollment import key_id_of
+from medfleet.signing.distribution import Distribution
 from tests.api.helpers import TestClient, assert_problem
 from tests.builders import World
 
@@ -18,7 +20,10 @@ DEVICE = {"model": "IP-100", "hardware_revision": "B", "serial": "SN 0001"}
 
 
 def test_register_enroll_and_read_back(
-    client: TestClient, world: World, auth: Callable[[str], dict[str, str]]
+    client: TestClient,
+    world: World,
+    auth: Callable[[str], dict[str, str]],
+    distribution: Distribution,
 ) -> None:
     created = client.post(
         "/api/v1/devices", json={**DEVICE, "org_id": world.hospital_a}, headers=auth("root")
@@ -31,8 +36,16 @@ def test_register_enroll_and_read_back(
 
     enrolled = client.post("/api/v1/enroll", json={"token": token, "public_key": KEY.hex()})
     assert enrolled.status_code == 200, enrolled.text
-    assert enrolled.json()["key_id"] == key_id_of(KEY)
-    assert "enrollment_token" not in enrolled.json()
+    answer = enrolled.json()
+    assert answer["key_id"] == key_id_of(KEY)
+    assert "enrollment_token" not in answer
+    roots = distribution.enrollment_roots()
+    assert base64.b64decode(answer["image_root"]) == roots.image_root
+    assert base64.b64decode(answer["director_root"]) == roots.director_root
+    assert answer["reports_url"] == f"/api/v1/devices/{device_id}/reports"
+    # the repository tree is served from the base URL the device was given
+    timestamp = f"{answer['repository_url']}repo/director/{device_id}/metadata/timestamp.json"
+    assert client.get(timestamp).json()["signed"]["_type"] == "timestamp"
 
     again = client.post("/api/v1/enroll", json={"token": token, "public_key": KEY.hex()})
     assert_problem(again, 401)
@@ -59,17 +72,21 @@ def test_bad_input_is_a_problem_and_changes_nothing(
 
 
 def test_a_signed_report_over_http(
-    client: TestClient, world: World, auth: Callable[[str], dict[str, str]]
+    client: TestClient,
+    world: World,
+    auth: Callable[[str], dict[str, str]],
+    distribution: Distribution,
 ) -> None:
     identity = DeviceIdentity(Ed25519PrivateKey.generate())
     created = client.post(
         "/api/v1/devices", json={**DEVICE, "org_id": world.hospital_a}, headers=auth("root")
     ).json()
     device_id = created["device_id"]
-    client.post(
+    enrolled = client.post(
         "/api/v1/enroll",
         json={"token": created["enrollment_token"], "public_key": identity.public_key_bytes.hex()},
     )
+    assert enrolled.status_code == 200, enrolled.text
     content = ReportContent("b", "4.3.0", 430, "idle", "committed", None, None)
     document = sign_report(StatusReport(device_id, 1, datetime.now(UTC), content), identity)
     url = f"/api/v1/devices/{device_id}/reports"

@@ -67,7 +67,10 @@ def initialised(settings: Settings) -> Settings:
         "--json",
         "--manufacturer",
         "Acme",
-        extra_env={"MEDFLEET_ADMIN_PASSWORD": ADMIN_PASSWORD},
+        extra_env={
+            "MEDFLEET_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "MEDFLEET_ROOT_PASSWORD_1": "root one",
+        },
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["ok"] is True
@@ -114,7 +117,14 @@ def test_truncated_tail_is_reported(initialised: Settings) -> None:
 
 
 def test_init_twice_is_a_clear_conflict(initialised: Settings) -> None:
-    done = medfleet(initialised, "init", extra_env={"MEDFLEET_ADMIN_PASSWORD": ADMIN_PASSWORD})
+    done = medfleet(
+        initialised,
+        "init",
+        extra_env={
+            "MEDFLEET_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "MEDFLEET_ROOT_PASSWORD_1": "root one",
+        },
+    )
     assert done.returncode == 5
     assert "already has its manufacturer" in done.stderr
 

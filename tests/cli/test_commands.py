@@ -30,6 +30,7 @@ class Cli:
             "MEDFLEET_ARGON2_TIME_COST": "1",
             "MEDFLEET_ARGON2_MEMORY_KIB": "64",
             "MEDFLEET_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "MEDFLEET_ROOT_PASSWORD_1": "root holder one",
             "MEDFLEET_PASSWORD": password,
             "MEDFLEET_NEW_PASSWORD": new_password,
         }

@@ -33,6 +33,7 @@ def server(settings: Settings) -> Iterator[str]:
         **os.environ,
         "MEDFLEET_DATABASE_URL": settings.database_url,
         "MEDFLEET_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "MEDFLEET_ROOT_PASSWORD_1": "root holder one",
         "MEDFLEET_ARGON2_TIME_COST": "1",
         "MEDFLEET_ARGON2_MEMORY_KIB": "64",
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -21,7 +22,9 @@ from medfleet.fleet.errors import (
     InvalidDeviceError,
 )
 from medfleet.runtime import Runtime
-from tests.builders import World, build_world
+from medfleet.signing.distribution import Distribution
+from medfleet.signing.errors import RepositoryNotFoundError
+from tests.builders import World, build_world, create_distribution
 
 
 def raw_public_key() -> bytes:
@@ -48,7 +51,7 @@ def register(rt: Runtime, world: World, serial: str = "SN-1") -> enrollment.Regi
 
 
 @pytest.fixture
-def world(runtime: Runtime) -> World:
+def world(runtime: Runtime, distribution: Distribution) -> World:
     return build_world(runtime)
 
 
@@ -59,14 +62,27 @@ def test_register_then_enroll_binds_the_key_and_burns_the_token(
     assert registration.enrollment_token.startswith("mfe_")
     key = raw_public_key()
     with transaction(runtime.sessions) as session:
-        device = enrollment.enroll(session, runtime.audit, registration.enrollment_token, key)
+        enrolled = enrollment.enroll(
+            session, runtime.audit, runtime.distribution, registration.enrollment_token, key
+        )
+        device = enrolled.device
         assert (device.public_key, device.key_id) == (key, enrollment.key_id_of(key))
         assert device.enrollment_token_sha256 is None
+        # the device gets the published roots and its own (empty) director repository
+        assert enrolled.roots == runtime.distribution.enrollment_roots()
+        assert runtime.distribution.director.devices() == [device.device_id]
+        assert runtime.distribution.director.assigned(device.device_id) is None
     with (
         pytest.raises(EnrollmentRefusedError),
         transaction(runtime.sessions) as session,
     ):
-        enrollment.enroll(session, runtime.audit, registration.enrollment_token, raw_public_key())
+        enrollment.enroll(
+            session,
+            runtime.audit,
+            runtime.distribution,
+            registration.enrollment_token,
+            raw_public_key(),
+        )
     with transaction(runtime.sessions) as session:
         actions = session.scalars(
             select(AuditEventRow.action).where(AuditEventRow.object_type == "device")
@@ -81,7 +97,13 @@ def test_an_expired_token_is_refused(runtime: Runtime, world: World, clock: Froz
         pytest.raises(EnrollmentRefusedError),
         transaction(runtime.sessions) as session,
     ):
-        enrollment.enroll(session, runtime.audit, registration.enrollment_token, raw_public_key())
+        enrollment.enroll(
+            session,
+            runtime.audit,
+            runtime.distribution,
+            registration.enrollment_token,
+            raw_public_key(),
+        )
 
 
 @pytest.mark.parametrize("key", [b"", b"\x01" * 31, b"\x01" * 33])
@@ -90,9 +112,17 @@ def test_a_malformed_key_is_refused_and_the_token_survives(
 ) -> None:
     registration = register(runtime, world)
     with pytest.raises(InvalidDeviceError), transaction(runtime.sessions) as session:
-        enrollment.enroll(session, runtime.audit, registration.enrollment_token, key)
+        enrollment.enroll(
+            session, runtime.audit, runtime.distribution, registration.enrollment_token, key
+        )
     with transaction(runtime.sessions) as session:
-        enrollment.enroll(session, runtime.audit, registration.enrollment_token, raw_public_key())
+        enrollment.enroll(
+            session,
+            runtime.audit,
+            runtime.distribution,
+            registration.enrollment_token,
+            raw_public_key(),
+        )
 
 
 def test_only_manufacturer_registrars_register(runtime: Runtime, world: World) -> None:
@@ -143,3 +173,25 @@ def test_hospitals_see_only_their_own_devices(runtime: Runtime, world: World) ->
         assert enrollment.get_device(session, world.admin, device_id).device_id == device_id
         with pytest.raises(DeviceNotFoundError):
             enrollment.get_device(session, world.biomed_b, device_id)
+
+
+def test_enrollment_before_signing_exists_is_refused_and_changes_nothing(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    world = build_world(runtime)  # this test's runtime has no update repositories
+    registration = register(runtime, world)
+    with (
+        pytest.raises(RepositoryNotFoundError, match="medfleet init"),
+        transaction(runtime.sessions) as session,
+    ):
+        enrollment.enroll(
+            session, runtime.audit, runtime.distribution, registration.enrollment_token,
+            raw_public_key(),
+        )  # fmt: skip
+    create_distribution(runtime)
+    with transaction(runtime.sessions) as session:
+        enrolled = enrollment.enroll(
+            session, runtime.audit, runtime.distribution, registration.enrollment_token,
+            raw_public_key(),
+        )  # fmt: skip
+        assert enrolled.device.enrolled_at is not None

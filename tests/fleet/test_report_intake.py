@@ -26,6 +26,7 @@ from medfleet.fleet.errors import (
 from medfleet.fleet.report_intake import Acknowledgement, accept_report
 from medfleet.fleet.tables import Device, DeviceReport
 from medfleet.runtime import Runtime
+from medfleet.signing.distribution import Distribution
 from tests.builders import World, build_world
 
 
@@ -38,7 +39,11 @@ def enrolled_device(rt: Runtime, world: World, serial: str) -> tuple[str, Device
             org_id=world.hospital_a, model="IP-100", hardware_revision="B", serial=serial,
         )  # fmt: skip
         enrollment.enroll(
-            session, rt.audit, registration.enrollment_token, identity.public_key_bytes
+            session,
+            rt.audit,
+            rt.distribution,
+            registration.enrollment_token,
+            identity.public_key_bytes,
         )
         return registration.device.device_id, identity
 
@@ -68,7 +73,7 @@ def device_state(rt: Runtime, device_id: str) -> tuple[int, str | None, int]:
 
 
 @pytest.fixture
-def world(runtime: Runtime) -> World:
+def world(runtime: Runtime, distribution: Distribution) -> World:
     return build_world(runtime)
 
 

@@ -5,6 +5,8 @@ one-time enrollment token (shown once, stored as SHA-256, valid for ``ENROLLMENT
 device runs ``medfleet-agent enroll --server URL --token T``: it creates its Ed25519 key and
 sends the public half with the token; enrollment binds that key to the device and burns the
 token. From then on the key is the device's identity: every status report must be signed by it.
+Enrollment also gives the device its (empty) director repository and answers with the roots of
+the image repository and the director, which the device trusts from then on.
 Hospital staff see only their own organization's devices; a device of another hospital is
 "not found", never "forbidden", so its existence is not disclosed.
 """
@@ -34,6 +36,7 @@ from medfleet.fleet.errors import (
     InvalidDeviceError,
 )
 from medfleet.fleet.tables import Device
+from medfleet.signing.distribution import Distribution, EnrollmentRoots
 
 ENROLLMENT_TTL = timedelta(days=7)
 ENROLLMENT_TOKEN_PREFIX = "mfe_"  # noqa: S105 - a prefix, not a secret
@@ -48,6 +51,14 @@ class Registration:
 
     device: Device
     enrollment_token: str
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    """An enrolled device and the roots it must be given (exact published bytes)."""
+
+    device: Device
+    roots: EnrollmentRoots
 
 
 def _token_sha256(token: str) -> str:
@@ -125,12 +136,23 @@ def register_device(
     return Registration(device, token)
 
 
-def enroll(session: Session, audit: AuditLog, token: str, public_key: bytes) -> Device:
+def enroll(
+    session: Session,
+    audit: AuditLog,
+    distribution: Distribution,
+    token: str,
+    public_key: bytes,
+) -> Enrollment:
     """Bind ``public_key`` to the device the token was issued for, and burn the token.
+
+    The device's director metadata (no instruction yet) is written before the transaction
+    commits; if the commit fails, that metadata names a device that cannot report, which is
+    harmless, and a retried enrollment reuses it.
 
     Raises:
         InvalidDeviceError: ``public_key`` is not a raw 32-byte Ed25519 public key.
         EnrollmentRefusedError: the token is unknown, already used or expired.
+        RepositoryNotFoundError: the update repositories were not created (``medfleet init``).
     """
     if len(public_key) != ED25519_PUBLIC_KEY_BYTES:
         raise InvalidDeviceError("the device key must be a raw 32-byte Ed25519 public key")
@@ -147,6 +169,8 @@ def enroll(session: Session, audit: AuditLog, token: str, public_key: bytes) -> 
     expires = None if device is None else device.enrollment_expires_at
     if device is None or expires is None or expires <= now:
         raise EnrollmentRefusedError("enrollment token is unknown, used or expired")
+    roots = distribution.enrollment_roots()
+    distribution.director.enroll(device.device_id)
     device.public_key = public_key
     device.key_id = key_id_of(public_key)
     device.enrolled_at = now
@@ -163,7 +187,7 @@ def enroll(session: Session, audit: AuditLog, token: str, public_key: bytes) -> 
             {"key_id": device.key_id},
         ),
     )
-    return device
+    return Enrollment(device, roots)
 
 
 def visible_devices(session: Session, principal: Principal) -> list[Device]:

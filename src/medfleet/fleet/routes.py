@@ -7,6 +7,7 @@ over its exact bytes (so the body is read raw, never re-serialized).
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 
 from fastapi import APIRouter, Request, status
@@ -20,6 +21,8 @@ from medfleet.fleet.tables import Device
 from medfleet.runtime import Runtime
 
 router = APIRouter(prefix=API_PREFIX, tags=["fleet"])
+# The app serves the repository tree (``repo/image/...``, ``repo/director/...``) from its root.
+REPOSITORY_BASE_PATH = "/"
 
 
 class DeviceIn(BaseModel):
@@ -60,6 +63,21 @@ class EnrollIn(BaseModel):
 
     token: str = Field(min_length=1, max_length=200)
     public_key: str = Field(min_length=64, max_length=64, description="raw Ed25519, hex")
+
+
+class EnrolledOut(DeviceOut):
+    """What the agent keeps from enrollment: where to poll and report, and the roots to trust.
+
+    ``repository_url`` is the base under which the ``repo/...`` tree of
+    ``medfleet.agent.contract`` is served, and ``reports_url`` where reports go; both are
+    relative to the server's URL. The roots are the exact bytes of the published ``root.json``
+    files, base64-encoded.
+    """
+
+    repository_url: str
+    reports_url: str
+    image_root: str
+    director_root: str
 
 
 def device_out(device: Device) -> DeviceOut:
@@ -105,14 +123,24 @@ def show_device(device_id: str, runtime: RuntimeDep, me: CurrentPrincipal) -> De
 
 
 @router.post("/enroll")
-def enroll_device(body: EnrollIn, runtime: RuntimeDep) -> DeviceOut:
-    """The device binds its public key with its one-time enrollment token."""
+def enroll_device(body: EnrollIn, runtime: RuntimeDep) -> EnrolledOut:
+    """The device binds its public key with its one-time enrollment token and gets its roots."""
     try:
         public_key = bytes.fromhex(body.public_key)
     except ValueError as exc:
         raise InvalidDeviceError("public_key must be 64 hex digits") from exc
     with unit_of_work(runtime) as session:
-        return device_out(enrollment.enroll(session, runtime.audit, body.token, public_key))
+        enrolled = enrollment.enroll(
+            session, runtime.audit, runtime.distribution, body.token, public_key
+        )
+        device = enrolled.device
+        return EnrolledOut(
+            **device_out(device).model_dump(),
+            repository_url=REPOSITORY_BASE_PATH,
+            reports_url=f"{API_PREFIX}/devices/{device.device_id}/reports",
+            image_root=base64.b64encode(enrolled.roots.image_root).decode(),
+            director_root=base64.b64encode(enrolled.roots.director_root).decode(),
+        )
 
 
 class AcknowledgementOut(BaseModel):

@@ -59,19 +59,7 @@ def create_signing(
         RepositoryExistsError: the image repository or the director already exists.
         WrongPasswordError: the targets user has a key that ``targets_password`` does not open.
     """
-    if production and (
-        root_threshold < PRODUCTION_MIN_ROOT_THRESHOLD
-        or len(root_passwords) < PRODUCTION_MIN_ROOT_THRESHOLD
-    ):
-        raise SigningInputError(
-            f"production needs at least {PRODUCTION_MIN_ROOT_THRESHOLD} root key holders "
-            f"and a root threshold of at least {PRODUCTION_MIN_ROOT_THRESHOLD}"
-        )
-    if not 1 <= root_threshold <= len(root_passwords):
-        raise SigningInputError(
-            f"root threshold {root_threshold} must be between 1 and the "
-            f"{len(root_passwords)} root key holder(s)"
-        )
+    check_root_setup(root_passwords, root_threshold, production=production)
     image = ImageRepository(public_dir, keys, clock)
     if image.exists():
         raise RepositoryExistsError(f"an image repository exists in {image.metadata.path}")
@@ -111,6 +99,34 @@ def create_signing(
         image,
         director,
     )
+
+
+def check_root_setup(passwords: Sequence[str], threshold: int, *, production: bool) -> None:
+    """Check the root key holders and threshold before anything is created.
+
+    Raises:
+        SigningInputError: production with fewer than two holders or a threshold below two; a
+            threshold outside 1..holders; an empty password; in production, two holders
+            with the same password.
+    """
+    if production and (
+        threshold < PRODUCTION_MIN_ROOT_THRESHOLD or len(passwords) < PRODUCTION_MIN_ROOT_THRESHOLD
+    ):
+        raise SigningInputError(
+            f"production needs at least {PRODUCTION_MIN_ROOT_THRESHOLD} root key holders "
+            f"and a root threshold of at least {PRODUCTION_MIN_ROOT_THRESHOLD}"
+        )
+    if not 1 <= threshold <= len(passwords):
+        raise SigningInputError(
+            f"root threshold {threshold} must be between 1 and the "
+            f"{len(passwords)} root key holder(s)"
+        )
+    if any(not password for password in passwords):
+        raise SigningInputError("a root key holder's password must not be empty")
+    if production and len(set(passwords)) < len(passwords):
+        raise SigningInputError(
+            "production root key holders must have different passwords (one person each)"
+        )
 
 
 def _unlock_all(keys: KeyStore, passwords: Sequence[str], key_ids: list[str]) -> list[Signer]:

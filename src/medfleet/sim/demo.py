@@ -20,7 +20,7 @@ from medfleet.accounts.model import OrgKind, Principal, Role
 from medfleet.accounts.service import NewUser, principal_of
 from medfleet.accounts.signatures import Meaning, signatures_for
 from medfleet.audit import service as audit_service
-from medfleet.bootstrap import initialise
+from medfleet.bootstrap import RootSetup, initialise
 from medfleet.changes import service as changes
 from medfleet.changes.render import render_text
 from medfleet.db.engine import transaction
@@ -28,6 +28,8 @@ from medfleet.errors import Conflict
 from medfleet.runtime import Runtime
 
 DEMO_PASSWORD = "medfleet-demo-password"  # noqa: S105 - printed for demo users
+# The demo has one root key holder; a production deployment has at least two.
+DEMO_ROOT_PASSWORD = "medfleet-demo-root-password"  # noqa: S105
 MANUFACTURER = "Acme Infusion Systems"
 
 Step = Callable[[str], None]
@@ -176,7 +178,14 @@ def run_demo(rt: Runtime, step: Step) -> DemoSummary:
     """
     summary = DemoSummary(str(rt.settings.data_dir), MANUFACTURER)
     try:
-        initialise(rt, MANUFACTURER, "admin", "Demo Administrator", DEMO_PASSWORD)
+        initialise(
+            rt,
+            MANUFACTURER,
+            "admin",
+            "Demo Administrator",
+            DEMO_PASSWORD,
+            RootSetup([DEMO_ROOT_PASSWORD], 1, production=False),
+        )
     except Conflict as exc:
         raise DemoDataDirInUseError(
             f"{rt.settings.data_dir} already holds a deployment ({exc}); "
