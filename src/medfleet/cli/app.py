@@ -10,6 +10,7 @@ from medfleet.audit.cli import app as audit_app
 from medfleet.changes.cli import app as changes_app
 from medfleet.cli.init import init_command
 from medfleet.cli.serve import serve_command
+from medfleet.cli.worker import worker_command
 from medfleet.db.cli import app as db_app
 from medfleet.fleet.cli import app as fleet_app
 from medfleet.sim.cli import demo_command
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 app.command("init")(init_command)
 app.command("serve")(serve_command)
+app.command("worker")(worker_command)
 app.command("demo")(demo_command)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
