@@ -173,6 +173,35 @@ def test_director_metadata_expires_soon(signing: Signing, tmp_path: Path) -> Non
     assert DIRECTOR_LIFETIMES.targets == DIRECTOR_LIFETIMES.snapshot == timedelta(days=1)
 
 
+def test_a_field_assignment_lasts_for_the_visit_then_returns_to_short_lifetimes(
+    signing: Signing, tmp_path: Path
+) -> None:
+    image = signing.publish(tmp_path, 430, b"pump")
+    instruction = _instruction(image)
+    signing.director.assign(
+        DEVICE, image.path, image.length, image.hashes, instruction, lifetime=timedelta(days=7)
+    )
+    directory = MetadataDir(_device_dir(signing))
+    start = signing.clock.now()
+    assert directory.read("timestamp.json", Timestamp).signed.expires == start + timedelta(days=7)
+    assert signing.director.refresh_expiring(timedelta(minutes=40)).resigned == ()
+    signing.clock.advance(timedelta(days=7) - timedelta(minutes=30))
+    assert signing.director.refresh_expiring(timedelta(minutes=40)).resigned == (DEVICE,)
+    renewed = directory.read("timestamp.json", Timestamp).signed
+    assert renewed.expires == signing.clock.now() + DIRECTOR_LIFETIMES.timestamp
+    assert signing.director.assigned(DEVICE) is not None  # the instruction is kept
+
+
+@pytest.mark.parametrize("days", [0, 15])
+def test_a_field_lifetime_is_bounded(signing: Signing, tmp_path: Path, days: int) -> None:
+    image = signing.publish(tmp_path, 430, b"pump")
+    with pytest.raises(SigningInputError, match="at most 14 days"):
+        signing.director.assign(
+            DEVICE, image.path, image.length, image.hashes, _instruction(image),
+            lifetime=timedelta(days=days),
+        )  # fmt: skip
+
+
 def test_refresh_re_signs_only_devices_that_expire_soon(tmp_path: Path) -> None:
     clock = FrozenClock(datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2))
     signing = make_signing(tmp_path, clock)

@@ -70,6 +70,8 @@ DIRECTOR_LIFETIMES = Lifetimes(
     timestamp=timedelta(hours=1),
 )
 DIRECTOR_ONLINE_ROLES = (TARGETS, SNAPSHOT, TIMESTAMP)
+# The longest a device's instruction may stay valid for an offline field bundle.
+FIELD_LIFETIME_MAX = timedelta(days=14)
 
 
 class ImageTargets(Protocol):
@@ -186,10 +188,16 @@ class Director:
         length: int,
         hashes: Mapping[str, str],
         instruction: Instruction,
+        *,
+        lifetime: timedelta | None = None,
     ) -> TargetFile:
         """Tell the device to install ``target_path`` now (replacing any earlier instruction).
 
         ``length`` and ``hashes`` must equal the image repository's (all algorithms it lists).
+        ``lifetime`` (at most ``FIELD_LIFETIME_MAX``) makes this version of the device's
+        targets, snapshot and timestamp last longer than the online default: an offline field
+        bundle must still verify when the technician reaches the device. The worker's refresh
+        returns the device to the short online lifetimes when these near their expiry.
 
         Raises:
             TargetNotListedError: the image repository does not list that image with this
@@ -198,9 +206,18 @@ class Director:
         """
         if instruction.device_id != device_id:
             raise SigningInputError("the instruction names another device")
+        lifetimes = DIRECTOR_LIFETIMES
+        if lifetime is not None:
+            if not timedelta(0) < lifetime <= FIELD_LIFETIME_MAX:
+                raise SigningInputError(
+                    f"a field lifetime must be positive and at most {FIELD_LIFETIME_MAX.days} days"
+                )
+            lifetimes = Lifetimes(DIRECTOR_LIFETIMES.root, lifetime, lifetime, lifetime)
         target = self._checked_target(target_path, length, dict(hashes), instruction)
         with self._device_lock(device_id) as directory:
-            self.sign_device(directory, self.root(), self._chain(directory), {target_path: target})
+            self.sign_device(
+                directory, self.root(), self._chain(directory), {target_path: target}, lifetimes
+            )
         return target
 
     def clear(self, device_id: str) -> None:
@@ -326,24 +343,25 @@ class Director:
         root: Metadata[Root],
         chain: Chain | None,
         targets: dict[str, TargetFile] | None,
+        lifetimes: Lifetimes = DIRECTOR_LIFETIMES,
     ) -> None:
         """Sign and write the device's next targets (``None`` keeps the current entries),
-        snapshot and timestamp with the online keys ``root`` lists.
+        snapshot and timestamp with the online keys ``root`` lists, valid for ``lifetimes``.
 
         Raises:
             InsufficientSignaturesError: this server lacks those online keys.
         """
         now = self.clock.now()
         if chain is None:
-            payload = Targets(expires=now + DIRECTOR_LIFETIMES.targets, targets={})
+            payload = Targets(expires=now + lifetimes.targets, targets={})
         else:
             current = load_targets(directory, chain, TARGETS).signed
-            payload = bump(current, now, DIRECTOR_LIFETIMES.targets)
+            payload = bump(current, now, lifetimes.targets)
         if targets is not None:
             payload.targets = targets
         signed = sign(payload, self.keys.online_signers(root.signed.roles[TARGETS].keyids))
         require_threshold(root.signed, TARGETS, signed)
-        self._commit(directory, root, chain, {TARGETS: signed})
+        self._commit(directory, root, chain, {TARGETS: signed}, lifetimes=lifetimes)
 
     def _commit(
         self,
@@ -353,6 +371,7 @@ class Director:
         new_targets: dict[str, Metadata[Targets]],
         *,
         resign_snapshot: bool = False,
+        lifetimes: Lifetimes = DIRECTOR_LIFETIMES,
     ) -> None:
         commit(
             directory,
@@ -361,6 +380,6 @@ class Director:
             new_targets,
             self.keys,
             self.clock.now(),
-            DIRECTOR_LIFETIMES,
+            lifetimes,
             resign_snapshot=resign_snapshot,
         )
