@@ -12,6 +12,7 @@ from medfleet.cli.init import init_command
 from medfleet.cli.serve import serve_command
 from medfleet.cli.worker import worker_command
 from medfleet.db.cli import app as db_app
+from medfleet.fleet.bundle_cli import app as bundle_app
 from medfleet.fleet.cli import app as fleet_app
 from medfleet.sim.cli import demo_command
 
@@ -30,6 +31,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(changes_app, name="changes")
 app.add_typer(fleet_app, name="devices")
+app.add_typer(bundle_app, name="bundle")
 
 
 @app.command("version")

@@ -53,3 +53,23 @@ class DeviceReport(Base):
     body_sha256: Mapped[str] = mapped_column(String(64))
     body: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class InstallRecord(Base):
+    """An install that a person recorded (e.g. a technician with an offline field bundle).
+
+    A claim by an authenticated user, not an attestation: the device's signed report, when it
+    next connects, is what sets ``Device.installed_version``.
+    """
+
+    __tablename__ = "device_install_record"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_pk: Mapped[int] = mapped_column(ForeignKey("device.id"), index=True)
+    release_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(64))
+    version_number: Mapped[int] = mapped_column(BigInteger)
+    method: Mapped[str] = mapped_column(String(16))
+    bundle_sha256: Mapped[str | None] = mapped_column(String(64))
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
