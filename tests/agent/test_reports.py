@@ -220,8 +220,8 @@ def test_sequence_numbers_continue_across_restarts(
     tmp_path: Path, identity: DeviceIdentity
 ) -> None:
     clock = FrozenClock(T0)
-    assert [outbox(tmp_path, identity, clock).enqueue(CONTENT).seq for _ in range(3)] == [0, 1, 2]
-    assert outbox(tmp_path, identity, clock).enqueue(CONTENT).seq == 3
+    assert [outbox(tmp_path, identity, clock).enqueue(CONTENT).seq for _ in range(3)] == [1, 2, 3]
+    assert outbox(tmp_path, identity, clock).enqueue(CONTENT).seq == 4
 
 
 CRASH_AFTER_RESERVING = """
@@ -245,14 +245,14 @@ def test_a_crash_after_reserving_a_seq_never_lets_it_be_reused(tmp_path: Path) -
     key_dir = tmp_path / "identity"
     identity = DeviceIdentity.create_or_load(key_dir)
     box_dir, clock = tmp_path / "outbox", FrozenClock(T0)
-    assert outbox(box_dir, identity, clock).enqueue(CONTENT).seq == 0
+    assert outbox(box_dir, identity, clock).enqueue(CONTENT).seq == 1
     child = subprocess.run(
         [sys.executable, "-c", CRASH_AFTER_RESERVING, str(box_dir), str(key_dir)], check=False
     )
     assert child.returncode == -9
     box = outbox(box_dir, identity, clock)
-    assert [p.seq for p in box.pending()] == [0]
-    assert box.enqueue(CONTENT).seq == 2
+    assert [p.seq for p in box.pending()] == [1]
+    assert box.enqueue(CONTENT).seq == 3
 
 
 def test_delivery_is_ordered_and_removes_acknowledged_reports(
@@ -264,7 +264,7 @@ def test_delivery_is_ordered_and_removes_acknowledged_reports(
         box.enqueue(CONTENT)
     result = box.deliver(server)
     assert (result.sent, result.pending, result.error) == (3, 0, None)
-    assert list(server.stored) == [0, 1, 2]
+    assert list(server.stored) == [1, 2, 3]
     assert box.deliver(server).sent == 0
 
 
@@ -286,13 +286,13 @@ def test_failures_back_off_and_the_resend_is_byte_identical(
     server.down, server.lose_acks = False, True
     clock.advance(wait)
     assert box.deliver(server).sent == 0
-    assert server.stored == {0: first.document}
+    assert server.stored == {1: first.document}
     second_wait = box.pending()[0].next_attempt_at - clock.now()
     assert timedelta(seconds=10) <= second_wait <= timedelta(seconds=20)
     server.lose_acks = False
     clock.advance(second_wait)
     assert box.deliver(server).sent == 2
-    assert server.stored[0] == first.document
+    assert server.stored[1] == first.document
     assert box.pending() == []
 
 

@@ -44,7 +44,7 @@ def test_register_enroll_and_read_back(
     assert base64.b64decode(answer["director_root"]) == roots.director_root
     assert answer["reports_url"] == f"/api/v1/devices/{device_id}/reports"
     # the repository tree is served from the base URL the device was given
-    timestamp = f"{answer['repository_url']}repo/director/{device_id}/metadata/timestamp.json"
+    timestamp = f"{answer['repository_url']}director/{device_id}/metadata/timestamp.json"
     assert client.get(timestamp).json()["signed"]["_type"] == "timestamp"
 
     again = client.post("/api/v1/enroll", json={"token": token, "public_key": KEY.hex()})

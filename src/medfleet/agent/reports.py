@@ -167,6 +167,8 @@ def _exact_keys(data: Any, keys: set[str], what: str) -> dict[str, Any]:
     return data
 
 
+# The server records "no report yet" as 0 and accepts only a higher seq: devices start at 1.
+FIRST_SEQ = 1
 REPORT_KEYS = {"device_id", "seq", "time"} | {f.name for f in fields(ReportContent)}
 TARGET_KEYS = {f.name for f in fields(ReportTarget)}
 
@@ -339,8 +341,8 @@ class Outbox:
             isinstance(stored, dict) and type(stored.get("next_seq")) is int
         ):
             raise StateCorruptError(f"{path} has no next_seq")
-        highest = max((p.seq for p in self.pending()), default=-1)
-        seq = max(0 if stored is None else stored["next_seq"], highest + 1)
+        highest = max((p.seq for p in self.pending()), default=FIRST_SEQ - 1)
+        seq = max(FIRST_SEQ if stored is None else stored["next_seq"], highest + 1)
         write_json_atomic(path, {"next_seq": seq + 1})
         return seq
 

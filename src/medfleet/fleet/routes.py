@@ -21,8 +21,8 @@ from medfleet.fleet.tables import Device
 from medfleet.runtime import Runtime
 
 router = APIRouter(prefix=API_PREFIX, tags=["fleet"])
-# The app serves the repository tree (``repo/image/...``, ``repo/director/...``) from its root.
-REPOSITORY_BASE_PATH = "/"
+# Where the app serves the repository tree (``repo/image/...``, ``repo/director/...``).
+REPOSITORY_PATH = "/repo/"
 
 
 class DeviceIn(BaseModel):
@@ -68,9 +68,9 @@ class EnrollIn(BaseModel):
 class EnrolledOut(DeviceOut):
     """What the agent keeps from enrollment: where to poll and report, and the roots to trust.
 
-    ``repository_url`` is the base under which the ``repo/...`` tree of
-    ``medfleet.agent.contract`` is served, and ``reports_url`` where reports go; both are
-    relative to the server's URL. The roots are the exact bytes of the published ``root.json``
+    ``repository_url`` is where the ``repo/`` tree of ``medfleet.agent.contract`` is served (a
+    CDN may serve it elsewhere), and ``reports_url`` where reports go; both are relative to the
+    server's URL. The roots are the exact bytes of the published ``root.json``
     files, base64-encoded.
     """
 
@@ -136,7 +136,7 @@ def enroll_device(body: EnrollIn, runtime: RuntimeDep) -> EnrolledOut:
         device = enrolled.device
         return EnrolledOut(
             **device_out(device).model_dump(),
-            repository_url=REPOSITORY_BASE_PATH,
+            repository_url=REPOSITORY_PATH,
             reports_url=f"{API_PREFIX}/devices/{device.device_id}/reports",
             image_root=base64.b64encode(enrolled.roots.image_root).decode(),
             director_root=base64.b64encode(enrolled.roots.director_root).decode(),
