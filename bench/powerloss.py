@@ -46,7 +46,8 @@ from medfleet.agent.errors import DeliveryError, ReportError
 from medfleet.agent.identity import DeviceIdentity
 from medfleet.agent.install_state import Outcome, Phase, Target
 from medfleet.agent.installer import RECORD_FILE, Checkpoint, LocalFileSource
-from medfleet.agent.reports import Outbox, SystemClock, verify_report
+from medfleet.agent.outbox import Outbox, SystemClock
+from medfleet.agent.reports import verify_report
 
 DEVICE_ID = "SN-BENCH-0001"
 OLD, NEW = "1.0", "2.0"

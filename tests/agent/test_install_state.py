@@ -3,7 +3,7 @@ that any sequence of steps, crashes and power losses ends old-running or new-com
 
 The model device below is an in-memory stand-in for the hardware (slots, boot environment,
 configuration), not for the code under test: the decisions come from ``next_step`` and the
-bootloader from ``slots.next_boot``, exactly as the installer and ``FileBootControl`` use them.
+bootloader from ``boot_env.next_boot``, exactly as the installer and ``FileBootControl`` use them.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from hypothesis.stateful import (
     rule,
 )
 
+from medfleet.agent.boot_env import BootEnv, SlotName, next_boot
 from medfleet.agent.errors import InvalidTargetError, InvalidTransitionError, StateCorruptError
 from medfleet.agent.install_state import (
     PRE_ARM,
@@ -36,7 +37,7 @@ from medfleet.agent.install_state import (
     Target,
     next_step,
 )
-from medfleet.agent.slots import BootEnv, SlotName, SlotVersion, next_boot
+from medfleet.agent.slots import SlotVersion
 
 TARGET = Target(
     path="IP-100/pump-2.0.img",

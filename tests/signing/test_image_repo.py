@@ -26,6 +26,7 @@ from medfleet.signing.errors import (
     UnknownModelError,
 )
 from medfleet.signing.image_publish import publish_delta, publish_image
+from medfleet.signing.image_refresh import refresh_expiring
 from medfleet.signing.image_repo import ImageRepository
 from medfleet.signing.keys import KeyStore
 from medfleet.signing.setup import create_signing
@@ -318,7 +319,7 @@ def test_refresh_renews_expired_online_roles(tmp_path: Path, age: int, due: list
         signing.image_client(tmp_path / "before").refresh()
 
     clock.advance(timedelta(days=age))
-    report = signing.image.refresh_expiring(timedelta(hours=1))
+    report = refresh_expiring(signing.image, timedelta(hours=1))
 
     assert list(report.resigned) == due
     assert report.needs_offline == ()
@@ -328,7 +329,7 @@ def test_refresh_renews_expired_online_roles(tmp_path: Path, age: int, due: list
 def test_refresh_changes_nothing_when_nothing_is_due(signing: Signing) -> None:
     before = _files(signing.image.metadata.path)
 
-    report = signing.image.refresh_expiring(timedelta(hours=1))
+    report = refresh_expiring(signing.image, timedelta(hours=1))
 
     assert (report.resigned, report.needs_offline) == ((), ())
     assert _files(signing.image.metadata.path) == before
@@ -340,12 +341,12 @@ def test_refresh_asks_for_key_holders_before_offline_roles_expire(
     signing.publish(tmp_path, 430, b"pump")
     signing.clock.advance(timedelta(days=360))
 
-    report = signing.image.refresh_expiring(timedelta(days=10))
+    report = refresh_expiring(signing.image, timedelta(days=10))
     assert set(report.needs_offline) == {"root", "targets", "model-IP-100"}
     assert set(report.resigned) == {"snapshot", "timestamp"}
 
     holders = [*signing.image_root_signers(), signing.admin, signing.qa]
-    report = signing.image.refresh_expiring(timedelta(days=10), holders)
+    report = refresh_expiring(signing.image, timedelta(days=10), holders)
     assert report.needs_offline == ()
     assert set(report.resigned) >= {"root", "targets", "model-IP-100"}
     chain = signing.image.chain()

@@ -22,6 +22,7 @@ from medfleet.signing.image_keys import (
     change_model_keys,
     rotate_image_online_key,
 )
+from medfleet.signing.image_refresh import refresh_expiring
 from medfleet.signing.image_repo import IMAGE_LIFETIMES
 from medfleet.signing.keys import KeyStore
 from medfleet.signing.setup import create_signing, unlock_root_signers
@@ -281,7 +282,7 @@ def test_refresh_finishes_a_rotation_interrupted_after_the_root(
     with pytest.raises(UnsignedMetadataError):
         signing.image_client(tmp_path / "during").refresh()
 
-    report = signing.image.refresh_expiring(timedelta(hours=1))
+    report = refresh_expiring(signing.image, timedelta(hours=1))
 
     assert report.resigned == ("timestamp",)
     signing.image_client(tmp_path / "after").refresh()

@@ -49,6 +49,7 @@ from medfleet.agent.decision import (
     TargetSpec,
     UpToDate,
 )
+from medfleet.agent.errors import AgentError
 from medfleet.agent.updates import (
     TargetMismatchError,
     check_for_update,
@@ -67,8 +68,11 @@ _IMAGE_TARGETS = f"{contract.IMAGE_REPO_DIR}/{contract.TARGETS_DIR}/"
 _DIRECTOR = f"{contract.DIRECTOR_REPO_DIR}/"
 
 
-class BundleWriteError(ValueError):
-    """The files given for a bundle are unsafe or incomplete; nothing was written."""
+class BundleWriteError(AgentError, ValueError):
+    """The files given for a bundle are unsafe or incomplete; nothing was written.
+
+    Also a ``ValueError`` (bad input), for callers that catch that.
+    """
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,13 +24,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from medfleet.agent.atomic import read_json, remove_durable, write_bytes_atomic, write_json_atomic
+from medfleet.agent.boot_env import SlotName
 from medfleet.agent.install_state import Target
 from medfleet.agent.installer import Installer, Observer
 from medfleet.agent.slots import (
     FileBootControl,
     FileSlotStore,
     HealthResult,
-    SlotName,
     SlotVersion,
     digest_file,
 )

@@ -27,13 +27,14 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
+from medfleet.agent.boot_env import SlotName, other_slot, parse_slot
 from medfleet.agent.errors import (
     InvalidTargetError,
     InvalidTransitionError,
     SlotError,
     StateCorruptError,
 )
-from medfleet.agent.slots import SlotName, SlotVersion, other_slot, parse_slot
+from medfleet.agent.slots import SlotVersion
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _SHA512 = re.compile(r"[0-9a-f]{128}")

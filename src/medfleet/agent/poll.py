@@ -13,12 +13,13 @@ import urllib3
 from tuf.ngclient.config import UpdaterConfig
 
 from medfleet.agent import contract
+from medfleet.agent.errors import AgentError
 
 USER_AGENT = "medfleet-agent"
 TIMESTAMP_MAX_LENGTH = UpdaterConfig.timestamp_max_length
 
 
-class PollError(Exception):
+class PollError(AgentError):
     """The director's timestamp could not be polled (network, HTTP status or an oversized body)."""
 
 

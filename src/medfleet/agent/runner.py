@@ -54,9 +54,9 @@ from medfleet.agent.installer import (
     LocalFileSource,
     Observer,
 )
+from medfleet.agent.outbox import Backoff, Clock, Outbox, ReportTransport, SystemClock
 from medfleet.agent.poll import PollError, PollResult, poll_director
 from medfleet.agent.report_http import HttpReportTransport
-from medfleet.agent.reports import Backoff, Clock, Outbox, ReportTransport, SystemClock
 from medfleet.agent.sources import DeltaSource, FullImageSource, SourceKind, install_target
 from medfleet.agent.status import Action, CheckOutcome, action_for, status_dict
 from medfleet.agent.updates import check_for_update

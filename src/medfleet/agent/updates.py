@@ -50,6 +50,7 @@ from medfleet.agent.decision import (
     TargetSpec,
     UpToDate,
 )
+from medfleet.agent.errors import AgentError
 from medfleet.agent.poll import USER_AGENT
 
 _T = TypeVar("_T")
@@ -259,7 +260,7 @@ def _reject(
     raise _RejectionError(reason, detail, repository)
 
 
-class TargetMismatchError(Exception):
+class TargetMismatchError(AgentError):
     """The bytes offered for a target are not the ones the verified metadata describes."""
 
 

@@ -33,7 +33,7 @@ from medfleet.signing.errors import (
     TargetNotListedError,
 )
 from medfleet.signing.files import locked, place_immutable
-from medfleet.signing.image_repo import RefreshReport
+from medfleet.signing.image_refresh import RefreshReport
 from medfleet.signing.keys import KeyStore
 from medfleet.signing.layout import (
     director_device_metadata_dir,

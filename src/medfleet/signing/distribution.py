@@ -21,7 +21,8 @@ from medfleet.releases.blobs import BlobStore
 from medfleet.releases.static import public_dir
 from medfleet.signing.director import Director
 from medfleet.signing.errors import RepositoryNotFoundError
-from medfleet.signing.image_repo import ImageRepository, RefreshReport
+from medfleet.signing.image_refresh import RefreshReport, refresh_expiring
+from medfleet.signing.image_repo import ImageRepository
 from medfleet.signing.keys import KeyStore
 
 BLOB_STORE_DIR = "store"
@@ -115,5 +116,5 @@ class Distribution:
         if not self.exists():
             raise RepositoryNotFoundError("nothing to refresh: run 'medfleet init' first")
         return DistributionRefresh(
-            self.image.refresh_expiring(margin), self.director.refresh_expiring(margin)
+            refresh_expiring(self.image, margin), self.director.refresh_expiring(margin)
         )

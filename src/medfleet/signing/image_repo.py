@@ -16,15 +16,14 @@ Guarantees:
   operations of concurrent processes are serialised by a lock on the metadata directory.
 
 Publishing lives in ``medfleet.signing.image_publish``, key rotation in
-``medfleet.signing.image_keys``.
+``medfleet.signing.image_keys``, re-signing before expiry in ``medfleet.signing.image_refresh``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from medfleet.agent.contract import (
@@ -33,7 +32,6 @@ from medfleet.agent.contract import (
 )
 from medfleet.clock import Clock
 from medfleet.signing.errors import (
-    InsufficientSignaturesError,
     ModelExistsError,
     RepositoryExistsError,
     SigningInputError,
@@ -69,7 +67,6 @@ from medfleet.signing.tufrepo import (
     require_threshold,
     sign,
     sign_root,
-    signed_by_current_keys,
 )
 
 # Root and targets are signed by people (offline or per-user keys): a year, renewed by hand.
@@ -85,14 +82,6 @@ MODEL_ROLE_LIFETIME = timedelta(days=365)
 IMAGE_ONLINE_ROLES = (SNAPSHOT, TIMESTAMP)
 # Deltas live one level down: TUF path patterns match one path segment per "*".
 DELTAS = "deltas"
-
-
-@dataclass(frozen=True, slots=True)
-class RefreshReport:
-    """What a refresh re-signed, and what expires soon but needs keys the server lacks."""
-
-    resigned: tuple[str, ...]
-    needs_offline: tuple[str, ...]
 
 
 def signers_for(keyids: Sequence[str], signers: Sequence[Signer]) -> list[Signer]:
@@ -327,82 +316,3 @@ class ImageRepository:
         if not roles or role not in roles:
             raise UnknownModelError(f"no delegated role {role!r}; add the model first")
         return roles[role]
-
-    def refresh_expiring(
-        self, margin: timedelta, offline_signers: Sequence[Signer] = ()
-    ) -> RefreshReport:
-        """Re-sign every role that expires within ``margin`` of now and that can be signed.
-
-        A role whose signatures no longer match the current root (a rotation interrupted
-        between writing the root and re-signing) counts as due. Snapshot and timestamp are
-        always re-signed when due (online keys). Root, targets and model roles are re-signed
-        only when ``offline_signers`` reach their threshold; otherwise they are listed in
-        ``needs_offline`` for a key holder to act on in time.
-        """
-        resigned: list[str] = []
-        needs_offline: list[str] = []
-        with self.lock():
-            now = self.clock.now()
-            horizon = now + margin
-            chain = self.chain()
-            if chain.root.signed.expires <= horizon:
-                root = bump(chain.root.signed, now, IMAGE_LIFETIMES.root)
-                try:
-                    new_root = sign_root(chain.root.signed, root, offline_signers)
-                except InsufficientSignaturesError:
-                    needs_offline.append(ROOT)
-                else:
-                    self.metadata.write_root(new_root)
-                    chain = Chain(new_root, chain.timestamp, chain.snapshot)
-                    resigned.append(ROOT)
-            new_targets = self._refresh_targets(chain, horizon, offline_signers, needs_offline)
-            resigned.extend(new_targets)
-            root_now = chain.root.signed
-            snapshot_due = (
-                bool(new_targets)
-                or chain.snapshot.signed.expires <= horizon
-                or not signed_by_current_keys(root_now, SNAPSHOT, chain.snapshot)
-            )
-            timestamp_due = chain.timestamp.signed.expires <= horizon or not signed_by_current_keys(
-                root_now, TIMESTAMP, chain.timestamp
-            )
-            if snapshot_due or timestamp_due:
-                self.commit(chain.root, chain, new_targets, resign_snapshot=snapshot_due)
-                resigned.extend([SNAPSHOT, TIMESTAMP] if snapshot_due else [TIMESTAMP])
-        return RefreshReport(tuple(resigned), tuple(needs_offline))
-
-    def _refresh_targets(
-        self,
-        chain: Chain,
-        horizon: datetime,
-        signers: Sequence[Signer],
-        needs_offline: list[str],
-    ) -> dict[str, Metadata[Targets]]:
-        now = self.clock.now()
-        new: dict[str, Metadata[Targets]] = {}
-        top_metadata = self.top_targets(chain)
-        top = top_metadata.signed
-        if top.expires <= horizon or not signed_by_current_keys(
-            chain.root.signed, TARGETS, top_metadata
-        ):
-            try:
-                payload = bump(top, now, IMAGE_LIFETIMES.targets)
-                new[TARGETS] = self.sign_top_targets(chain, payload, signers)
-            except InsufficientSignaturesError:
-                needs_offline.append(TARGETS)
-        roles = top.delegations.roles if top.delegations and top.delegations.roles else {}
-        for role, delegation in roles.items():
-            current = self.role(chain, role)
-            if current is None or (
-                current.signed.expires > horizon and signed_by_current_keys(top, role, current)
-            ):
-                continue
-            payload = bump(current.signed, now, MODEL_ROLE_LIFETIME)
-            signed = sign(payload, signers_for(delegation.keyids, signers))
-            try:
-                require_threshold(top, role, signed)
-            except InsufficientSignaturesError:
-                needs_offline.append(role)
-                continue
-            new[role] = signed
-        return new
