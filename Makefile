@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/delta.py
 	$(BIN)/python bench/powerloss.py
+	$(BIN)/python bench/poll.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .mypy_cache .ruff_cache .pytest_cache

@@ -9,11 +9,17 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 
 from medfleet.releases.blobs import BlobStore, consistent_target_name
 from medfleet.releases.static import (
     IMMUTABLE,
     REVALIDATE,
+    SMALL_FILE_BYTES,
+    RepositoryFiles,
     cache_control_for,
     public_dir,
     repository_app,
@@ -177,3 +183,144 @@ def test_mounts_into_a_fastapi_app(blob_dir: Path, image_url: str) -> None:
         response = client.get(image_url, headers={"Range": "bytes=5-9"})
 
     assert (response.status_code, response.content) == (206, IMAGE[5:10])
+
+
+# --- the fast path: the same answers as Starlette's StaticFiles, without its thread pool -------
+
+
+class StarletteOnly(RepositoryFiles):
+    """The same tree answered by Starlette's ``StaticFiles`` alone: the reference."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await StaticFiles.__call__(self, scope, receive, send)
+
+
+@pytest.fixture
+def reference(blob_dir: Path) -> Iterator[TestClient]:
+    root = public_dir(blob_dir) / "repo"
+    root.mkdir(parents=True, exist_ok=True)
+    app = Starlette(routes=[Mount("/repo", app=StarletteOnly(directory=root))])
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+Answer = tuple[int, list[tuple[str, str]], bytes]
+
+
+def answer(client: TestClient, method: str, url: str, headers: dict[str, str]) -> Answer:
+    response = client.request(method, url, headers=headers)
+    return response.status_code, sorted(response.headers.items()), response.content
+
+
+def fast_path_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From now on, Starlette's lookup (in its thread pool) fails the test if it is used."""
+
+    def no_lookup(self: StaticFiles, path: str) -> tuple[str, os.stat_result | None]:
+        raise AssertionError(f"Starlette looked up {path}")
+
+    monkeypatch.setattr(StaticFiles, "lookup_path", no_lookup)
+
+
+@pytest.fixture
+def files(blob_dir: Path, image_url: str) -> dict[str, bytes]:
+    """URL -> content: metadata, a text file, an unknown type, a big file, an empty one."""
+    write_timestamp(blob_dir, TIMESTAMP)
+    image = public_dir(blob_dir) / "repo" / "image"
+    (image / "notes.txt").write_text("release notes\n")
+    (image / "blob").write_bytes(b"\x00\x01")
+    (image / "empty.json").write_bytes(b"")
+    (image / "edge.bin").write_bytes(b"e" * SMALL_FILE_BYTES)
+    return {
+        "/repo/image/metadata/timestamp.json": TIMESTAMP,
+        "/repo/image/notes.txt": b"release notes\n",
+        "/repo/image/blob": b"\x00\x01",
+        "/repo/image/empty.json": b"",
+        "/repo/image/edge.bin": b"e" * SMALL_FILE_BYTES,
+        image_url: IMAGE,
+    }
+
+
+def test_fast_path_answers_exactly_like_starlette(
+    client: TestClient, reference: TestClient, files: dict[str, bytes]
+) -> None:
+    client.get("/repo/image/metadata/timestamp.json")  # the first request checks the config
+    for url, content in files.items():
+        first = reference.get(url)
+        assert first.content == content
+        etag, modified = first.headers["etag"], first.headers["last-modified"]
+        for headers in (
+            {},
+            {"If-None-Match": etag},
+            {"If-None-Match": f'"other", W/{etag}'},
+            {"If-None-Match": '"stale"'},
+            {"If-None-Match": " * "},
+            {"If-None-Match": '"stale"', "If-Modified-Since": modified},
+            {"If-Modified-Since": modified},
+            {"If-Modified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"},
+            {"If-Modified-Since": "not a date"},
+            {"Range": "bytes=1-"},
+            {"Range": "bytes=0-0", "If-Range": etag},
+        ):
+            for method in ("GET", "HEAD"):
+                expected = answer(reference, method, url, headers)
+                got = answer(client, method, url, headers)
+                assert got == expected, (method, url, headers)
+
+
+def test_polls_are_answered_on_the_event_loop(
+    client: TestClient, blob_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_timestamp(blob_dir, TIMESTAMP)
+    url = "/repo/image/metadata/timestamp.json"
+    etag = client.get(url).headers["etag"]
+    fast_path_only(monkeypatch)
+
+    full = client.get(url)
+    unchanged = client.get(url, headers={"If-None-Match": etag})
+    head = client.head(url)
+    write_timestamp(blob_dir, TIMESTAMP + b" ")
+    changed = client.get(url, headers={"If-None-Match": etag})
+
+    assert (full.status_code, full.content, full.headers["etag"]) == (200, TIMESTAMP, etag)
+    assert (unchanged.status_code, unchanged.content) == (304, b"")
+    assert (head.status_code, head.headers["content-length"]) == (200, str(len(TIMESTAMP)))
+    assert (changed.status_code, changed.content) == (200, TIMESTAMP + b" ")
+    assert changed.headers["etag"] not in (etag, None)
+
+
+def test_big_files_and_ranges_are_left_to_starlette(
+    client: TestClient, image_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    etag = client.get(image_url).headers["etag"]
+    fast_path_only(monkeypatch)
+
+    assert client.get(image_url, headers={"If-None-Match": etag}).status_code == 304
+    with pytest.raises(AssertionError, match="Starlette looked up"):
+        client.get(image_url)
+    with pytest.raises(AssertionError, match="Starlette looked up"):
+        client.get("/repo/image/metadata/timestamp.json", headers={"Range": "bytes=1-"})
+
+
+def test_symlinks_on_the_way_are_checked_by_starlette(
+    client: TestClient, reference: TestClient, blob_dir: Path
+) -> None:
+    write_timestamp(blob_dir, TIMESTAMP)
+    outside = blob_dir / "outside"
+    outside.mkdir()
+    (outside / "secret.key").write_bytes(b"private key")
+    image = public_dir(blob_dir) / "repo" / "image"
+    (image / "away").symlink_to(outside, target_is_directory=True)
+    (image / "inside").symlink_to(image / "metadata", target_is_directory=True)
+    (image / "metadata" / "alias.json").symlink_to(image / "metadata" / "timestamp.json")
+    client.get("/repo/image/metadata/timestamp.json")
+
+    for url in (
+        "/repo/image/away/secret.key",
+        "/repo/image/%2e%2e/%2e%2e/%2e%2e/outside/secret.key",
+    ):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert b"private key" not in response.content
+    for url in ("/repo/image/inside/timestamp.json", "/repo/image/metadata/alias.json"):
+        assert answer(client, "GET", url, {}) == answer(reference, "GET", url, {}), url
+        assert client.get(url).content == TIMESTAMP

@@ -59,7 +59,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     for router in DOMAIN_ROUTERS:
         app.include_router(router, responses=PROBLEM_RESPONSES)
     # The signed repositories: static files (ETag/304, Range/206), no database on this path.
-    app.router.routes.append(repository_mount(runtime.settings.blobs))
+    # First in the routing table: a device poll must not be matched against every API route
+    # (that cost more than serving the file; bench/poll.py). No API route lives under /repo.
+    app.router.routes.insert(0, repository_mount(runtime.settings.blobs))
     return app
 
 
