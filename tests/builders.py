@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from medfleet.accounts import service as accounts
 from medfleet.accounts.model import OrgKind, Principal, Role
 from medfleet.accounts.service import NewUser, principal_of
+from medfleet.clock import FrozenClock
 from medfleet.db.engine import transaction
 from medfleet.runtime import Runtime
 from medfleet.signing.distribution import Distribution
@@ -101,3 +103,8 @@ def create_distribution(rt: Runtime) -> Distribution:
     )
     assert created.image.exists()
     return rt.distribution
+
+
+def clock_at_real_time() -> FrozenClock:
+    """A frozen clock starting now: for metadata a real TUF client checks against real time."""
+    return FrozenClock(datetime.now(UTC).replace(microsecond=0))

@@ -34,7 +34,7 @@ from medfleet.runtime import Runtime
 from medfleet.signing.distribution import Distribution
 from medfleet.signing.release_signing import ReleaseToSign, SignedRelease, sign_release
 from medfleet.signing.tuf_api import Signer
-from tests.builders import PASSWORD, World, build_world
+from tests.builders import PASSWORD, World, build_world, clock_at_real_time
 
 MODEL = "IP-100"
 
@@ -42,7 +42,7 @@ MODEL = "IP-100"
 @pytest.fixture
 def clock() -> FrozenClock:
     """Near the real time: the agent's TUF client checks expiry against the real clock."""
-    return FrozenClock(datetime.now(UTC).replace(microsecond=0))
+    return clock_at_real_time()
 
 
 def firmware(number: int) -> bytes:

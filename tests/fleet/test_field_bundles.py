@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,7 @@ from medfleet.signing.bundles import ReleaseNotPublishedError
 from medfleet.signing.distribution import Distribution
 from medfleet.signing.release_signing import ReleaseToSign, sign_release
 from medfleet.signing.tuf_api import Timestamp
-from tests.builders import PASSWORD, World, build_world
+from tests.builders import PASSWORD, World, build_world, clock_at_real_time
 
 MODEL = "IP-100"
 
@@ -33,7 +33,7 @@ MODEL = "IP-100"
 @pytest.fixture
 def clock() -> FrozenClock:
     """Near the real time: the device's TUF client checks expiry against the real clock."""
-    return FrozenClock(datetime.now(UTC).replace(microsecond=0))
+    return clock_at_real_time()
 
 
 def image(number: int) -> bytes:

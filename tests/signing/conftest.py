@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from medfleet.clock import FrozenClock
+from tests.builders import clock_at_real_time
 from tests.signing.helpers import Signing, make_signing
 
 
 @pytest.fixture
 def clock() -> FrozenClock:
     """A frozen clock starting at the real time (the TUF client checks expiry against it)."""
-    return FrozenClock(datetime.now(UTC).replace(microsecond=0))
+    return clock_at_real_time()
 
 
 @pytest.fixture

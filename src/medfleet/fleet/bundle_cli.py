@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +11,7 @@ import typer
 from medfleet.cli.context import DataDir, Json, UserOption, acting_as
 from medfleet.cli.output import handle_errors, report
 from medfleet.fleet import field_bundles
+from medfleet.releases.blobs import hash_file
 from medfleet.signing.director import FIELD_LIFETIME_MAX
 
 app = typer.Typer(help="Offline field bundles (USB) for devices without a network.")
@@ -74,10 +74,7 @@ def record_command(
     as_json: Json = False,
 ) -> None:
     """Record an install done in the field (the device's signed report confirms it later)."""
-    digest = None
-    if bundle is not None:
-        with bundle.open("rb") as handle:
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    digest = None if bundle is None else hash_file(bundle).sha256
     with acting_as(data_dir, user) as (runtime, principal, session):
         record = field_bundles.record_install(
             session,

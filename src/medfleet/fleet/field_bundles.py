@@ -13,7 +13,6 @@ with who said it; the device's own signed report, when it next connects, is the 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,6 +29,8 @@ from medfleet.audit.service import AuditLog
 from medfleet.fleet.enrollment import get_device
 from medfleet.fleet.errors import FleetNotAllowedError, InvalidDeviceError
 from medfleet.fleet.tables import Device, InstallRecord
+from medfleet.releases.blobs import check_digest, hash_file
+from medfleet.releases.errors import InvalidDigestError
 from medfleet.signing.bundles import (
     PublishedRelease,
     all_images,
@@ -170,7 +171,8 @@ def export_bundle(
         distribution.image, distribution.director, distribution.public_dir, release, device_names
     )
     write_bundle(output, files, release_id=release_id, model=model)
-    sha256, length = _digest(output)
+    written = hash_file(output)
+    sha256, length = written.sha256, written.length
     audit.record(
         session,
         NewEvent(
@@ -200,16 +202,6 @@ def export_bundle(
     )
 
 
-def _digest(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    length = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-            length += len(chunk)
-    return digest.hexdigest(), length
-
-
 def record_install(
     session: Session,
     audit: AuditLog,
@@ -237,10 +229,11 @@ def record_install(
         raise FleetNotAllowedError(
             "recording an install needs a fleet operator, or the hospital's biomed or admin role"
         )
-    if bundle_sha256 is not None and (
-        len(bundle_sha256) != 64 or any(c not in "0123456789abcdef" for c in bundle_sha256)
-    ):
-        raise InvalidDeviceError("the bundle digest must be 64 lowercase hex digits (sha256)")
+    if bundle_sha256 is not None:
+        try:
+            check_digest(bundle_sha256)
+        except InvalidDigestError as exc:
+            raise InvalidDeviceError(f"bundle digest: {exc}") from exc
     info = find_release(distribution.image, device.model, release_id).info
     record = InstallRecord(
         device_pk=device.id,
