@@ -7,11 +7,6 @@ the app disagree, so every new endpoint must state how it keeps hospitals apart.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 
@@ -20,8 +15,25 @@ from medfleet.api.app import api_routes
 from medfleet.changes.tables import ChangeRequest
 from medfleet.fleet.tables import Device
 from medfleet.runtime import Runtime
-from tests.api.helpers import TestClient, assert_problem, count, login
+from tests.api import probes_changes, probes_releases, probes_risk, probes_trace
+from tests.api.helpers import TestClient, count, login
+from tests.api.isolation_support import (
+    Ctx,
+    Probes,
+    b_events_invisible,
+    denied,
+    empty_list,
+    get,
+    no_b_devices,
+    own_events_only,
+    own_org_only,
+    send,
+)
 from tests.builders import PASSWORD, World
+
+# Each domain's probes live beside its tests; a module may also create manufacturer objects
+# (``create_objects``) that hospital A must not reach, and name strings it must never see.
+DOMAIN_PROBES = (probes_changes, probes_risk, probes_trace, probes_releases)
 
 B_SECRETS = (
     "Bayview Medical Center",
@@ -34,89 +46,6 @@ B_SECRETS = (
     "Manufacturer-internal change",
     "BAYVIEW-SERIAL-7",
 )
-
-
-@dataclass(frozen=True)
-class Ctx:
-    """What a probe needs: the client, the world, the caller's headers, B's extra objects."""
-
-    client: TestClient
-    world: World
-    headers: dict[str, str]
-    b_department: int
-    b_user: int
-    b_device: str
-
-
-Call = Callable[[Ctx], httpx.Response]
-Expect = Callable[[Ctx, httpx.Response], None]
-
-
-def denied(*statuses: int) -> Expect:
-    """The request is refused with one of ``statuses`` as a problem."""
-
-    def check(_ctx: Ctx, response: httpx.Response) -> None:
-        assert response.status_code in statuses, response.text
-        assert_problem(response, response.status_code)
-
-    return check
-
-
-def empty_list(_ctx: Ctx, response: httpx.Response) -> None:
-    """An empty collection."""
-    assert response.status_code == 200, response.text
-    assert response.json() == []
-
-
-def own_org_only(ctx: Ctx, response: httpx.Response) -> None:
-    """Only A's organization, or A's own caller."""
-    assert response.status_code == 200, response.text
-    body = response.json()
-    records = body if isinstance(body, list) else [body]
-    own = {record.get("org_id", record.get("id")) for record in records}
-    assert own == {ctx.world.hospital_a}
-
-
-def own_events_only(ctx: Ctx, response: httpx.Response) -> None:
-    """Audit events of A only, and nothing about B's objects."""
-    assert response.status_code == 200, response.text
-    events = response.json()["events"]
-    assert events
-    assert {event["org_id"] for event in events} == {ctx.world.hospital_a}
-    b_objects = {
-        ("organization", str(ctx.world.hospital_b)),
-        ("site", str(ctx.world.site_b)),
-        ("department", str(ctx.b_department)),
-        ("user", str(ctx.b_user)),
-    }
-    assert not {(e["object_type"], e["object_id"]) for e in events} & b_objects
-
-
-def no_b_devices(ctx: Ctx, response: httpx.Response) -> None:
-    """Only devices of A, if any."""
-    assert response.status_code == 200, response.text
-    assert {device["org_id"] for device in response.json()} <= {ctx.world.hospital_a}
-
-
-def b_events_invisible(_ctx: Ctx, response: httpx.Response) -> None:
-    """Filtering on B's objects finds nothing."""
-    assert response.status_code == 200, response.text
-    assert response.json()["events"] == []
-
-
-Path = str | Callable[[Ctx], str]
-
-
-def _at(path: Path, ctx: Ctx) -> str:
-    return path if isinstance(path, str) else path(ctx)
-
-
-def _get(path: Path, **params: Any) -> Call:
-    return lambda c: c.client.get(_at(path, c), headers=c.headers, params=params)
-
-
-def _send(method: str, path: Path, body: dict[str, Any]) -> Call:
-    return lambda c: c.client.request(method, _at(path, c), json=body, headers=c.headers)
 
 
 def _b_org(c: Ctx) -> str:
@@ -132,7 +61,7 @@ CR = "/api/v1/change-requests/CR-1"
 NEW_DEVICE = {"model": "IP-100", "hardware_revision": "B", "serial": "MOLE-1"}
 A_KEY = "11" * 32
 
-PROBES: dict[tuple[str, str], list[tuple[Call, Expect]]] = {
+PROBES: Probes = {
     ("POST", "/api/v1/auth/token"): [
         (
             lambda c: c.client.post(
@@ -143,11 +72,11 @@ PROBES: dict[tuple[str, str], list[tuple[Call, Expect]]] = {
             denied(401),
         ),
     ],
-    ("GET", "/api/v1/me"): [(_get("/api/v1/me"), own_org_only)],
-    ("GET", "/api/v1/organizations"): [(_get("/api/v1/organizations"), own_org_only)],
+    ("GET", "/api/v1/me"): [(get("/api/v1/me"), own_org_only)],
+    ("GET", "/api/v1/organizations"): [(get("/api/v1/organizations"), own_org_only)],
     ("POST", "/api/v1/organizations"): [
         (
-            _send(
+            send(
                 "POST",
                 "/api/v1/organizations",
                 {"name": "Bayview Medical Center", "kind": "hospital"},
@@ -155,28 +84,28 @@ PROBES: dict[tuple[str, str], list[tuple[Call, Expect]]] = {
             denied(403),
         ),
     ],
-    ("GET", "/api/v1/organizations/{org_id}"): [(_get(_b_org), denied(404))],
+    ("GET", "/api/v1/organizations/{org_id}"): [(get(_b_org), denied(404))],
     ("GET", "/api/v1/organizations/{org_id}/sites"): [
-        (_get(lambda c: f"{_b_org(c)}/sites"), denied(404))
+        (get(lambda c: f"{_b_org(c)}/sites"), denied(404))
     ],
     ("POST", "/api/v1/organizations/{org_id}/sites"): [
         (
-            _send("POST", lambda c: f"{_b_org(c)}/sites", {"name": "Mole", "timezone": "UTC"}),
+            send("POST", lambda c: f"{_b_org(c)}/sites", {"name": "Mole", "timezone": "UTC"}),
             denied(404),
         ),
     ],
     ("GET", "/api/v1/organizations/{org_id}/users"): [
-        (_get(lambda c: f"{_b_org(c)}/users"), denied(404))
+        (get(lambda c: f"{_b_org(c)}/users"), denied(404))
     ],
     ("POST", "/api/v1/organizations/{org_id}/users"): [
-        (_send("POST", lambda c: f"{_b_org(c)}/users", NEW_USER), denied(404)),
+        (send("POST", lambda c: f"{_b_org(c)}/users", NEW_USER), denied(404)),
     ],
-    ("GET", "/api/v1/sites/{site_id}"): [(_get(_b_site), denied(404))],
+    ("GET", "/api/v1/sites/{site_id}"): [(get(_b_site), denied(404))],
     ("POST", "/api/v1/sites/{site_id}/departments"): [
-        (_send("POST", lambda c: f"{_b_site(c)}/departments", {"name": "Mole"}), denied(404)),
+        (send("POST", lambda c: f"{_b_site(c)}/departments", {"name": "Mole"}), denied(404)),
     ],
     ("GET", "/api/v1/audit/events"): [
-        (_get("/api/v1/audit/events", limit=1000), own_events_only),
+        (get("/api/v1/audit/events", limit=1000), own_events_only),
         (
             lambda c: c.client.get(
                 "/api/v1/audit/events",
@@ -194,18 +123,18 @@ PROBES: dict[tuple[str, str], list[tuple[Call, Expect]]] = {
             b_events_invisible,
         ),
     ],
-    ("GET", "/api/v1/audit/verify"): [(_get("/api/v1/audit/verify"), denied(403))],
-    ("GET", "/api/v1/change-requests"): [(_get("/api/v1/change-requests"), empty_list)],
+    ("GET", "/api/v1/audit/verify"): [(get("/api/v1/audit/verify"), denied(403))],
+    ("GET", "/api/v1/change-requests"): [(get("/api/v1/change-requests"), empty_list)],
     ("POST", "/api/v1/change-requests"): [
-        (_send("POST", "/api/v1/change-requests", {"title": "Mole"}), denied(404)),
+        (send("POST", "/api/v1/change-requests", {"title": "Mole"}), denied(404)),
     ],
-    ("GET", "/api/v1/change-requests/{key}"): [(_get(CR), denied(404))],
+    ("GET", "/api/v1/change-requests/{key}"): [(get(CR), denied(404))],
     ("PATCH", "/api/v1/change-requests/{key}"): [
-        (_send("PATCH", CR, {"title": "Moled"}), denied(404)),
+        (send("PATCH", CR, {"title": "Moled"}), denied(404)),
     ],
     ("POST", "/api/v1/change-requests/{key}/signatures"): [
         (
-            _send("POST", f"{CR}/signatures", {"password": PASSWORD, "meaning": "authored"}),
+            send("POST", f"{CR}/signatures", {"password": PASSWORD, "meaning": "authored"}),
             denied(404),
         ),
     ],
@@ -219,20 +148,24 @@ PROBES: dict[tuple[str, str], list[tuple[Call, Expect]]] = {
             denied(403),
         ),
     ],
-    ("GET", "/api/v1/devices"): [(_get("/api/v1/devices"), no_b_devices)],
+    ("GET", "/api/v1/devices"): [(get("/api/v1/devices"), no_b_devices)],
     ("GET", "/api/v1/devices/{device_id}"): [
-        (_get(lambda c: f"/api/v1/devices/{c.b_device}"), denied(404))
+        (get(lambda c: f"/api/v1/devices/{c.b_device}"), denied(404))
     ],
     ("POST", "/api/v1/devices/{device_id}/reports"): [
         (
-            _send("POST", lambda c: f"/api/v1/devices/{c.b_device}/reports", {"report": {}}),
+            send("POST", lambda c: f"/api/v1/devices/{c.b_device}/reports", {"report": {}}),
             denied(403, 404),
         ),
     ],
     ("POST", "/api/v1/enroll"): [
-        (_send("POST", "/api/v1/enroll", {"token": "mfe_guess", "public_key": A_KEY}), denied(401)),
+        (send("POST", "/api/v1/enroll", {"token": "mfe_guess", "public_key": A_KEY}), denied(401)),
     ],
 }
+for _module in DOMAIN_PROBES:
+    assert not PROBES.keys() & _module.PROBES.keys(), f"{_module.__name__} repeats a probe"
+    PROBES.update(_module.PROBES)
+B_SECRETS += tuple(secret for module in DOMAIN_PROBES for secret in module.SECRETS)
 
 
 def _snapshot(runtime: Runtime, world: World) -> dict[str, int]:
@@ -275,6 +208,8 @@ def b_objects(client: TestClient, world: World) -> tuple[int, int, str]:
         headers=root,
     )
     assert device.status_code == 201, device.text
+    for module in DOMAIN_PROBES:
+        module.create_objects(client, world)
     return department.json()["id"], world.admin_b.user_id, device.json()["device_id"]
 
 

@@ -106,7 +106,7 @@ def test_change_request_signing_round_trip(cli: Cli) -> None:
             "admin",
         )
     created = cli.json(
-        "changes",
+        "change",
         "create",
         "Fix alarm",
         "-m",
@@ -117,22 +117,22 @@ def test_change_request_signing_round_trip(cli: Cli) -> None:
     )
     assert created["key"] == "CR-1"
     cli.json(
-        "changes", "sign", "CR-1", "--meaning", "authored", "--user", "eng", password=USER_PASSWORD
+        "change", "sign", "CR-1", "--meaning", "authored", "--user", "eng", password=USER_PASSWORD
     )
     code, _, err = cli(
-        "changes", "sign", "CR-1", "--meaning", "approved", "--user", "eng", password=USER_PASSWORD
+        "change", "sign", "CR-1", "--meaning", "approved", "--user", "eng", password=USER_PASSWORD
     )
     assert code == 6
     assert "another person must" in err
     signed = cli.json(
-        "changes", "sign", "CR-1", "--meaning", "approved", "--user", "qa", password=USER_PASSWORD
+        "change", "sign", "CR-1", "--meaning", "approved", "--user", "qa", password=USER_PASSWORD
     )
     assert [s["valid"] for s in signed["signatures"]] == [True, True]
-    code, shown, _ = cli("changes", "show", "CR-1", "--user", "qa", password=USER_PASSWORD)
+    code, shown, _ = cli("change", "show", "CR-1", "--user", "qa", password=USER_PASSWORD)
     assert code == 0
     assert "Approved by QA (qa)" in shown
     edited = cli.json(
-        "changes",
+        "change",
         "edit",
         "CR-1",
         "--title",

@@ -26,11 +26,22 @@ from medfleet.api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from medfleet.audit.routes import router as audit_router
 from medfleet.changes.routes import router as changes_router
 from medfleet.fleet.routes import router as fleet_router
+from medfleet.releases.routes import router as releases_router
 from medfleet.releases.static import repository_mount
+from medfleet.risk.routes import router as risk_router
 from medfleet.runtime import Runtime
+from medfleet.trace.routes import router as trace_router
 
 API_VERSION = "1"
-DOMAIN_ROUTERS = (accounts_router, audit_router, changes_router, fleet_router)
+DOMAIN_ROUTERS = (
+    accounts_router,
+    audit_router,
+    changes_router,
+    risk_router,
+    trace_router,
+    releases_router,
+    fleet_router,
+)
 
 
 @dataclass(frozen=True, order=True)

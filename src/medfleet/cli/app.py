@@ -14,7 +14,10 @@ from medfleet.cli.worker import worker_command
 from medfleet.db.cli import app as db_app
 from medfleet.fleet.bundle_cli import app as bundle_app
 from medfleet.fleet.cli import app as fleet_app
+from medfleet.releases.cli import app as releases_app
+from medfleet.risk.cli import app as risk_app
 from medfleet.sim.cli import demo_command
+from medfleet.trace.cli import app as trace_app
 
 app = typer.Typer(
     name="medfleet",
@@ -29,7 +32,11 @@ app.command("demo")(demo_command)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(accounts_app, name="accounts")
-app.add_typer(changes_app, name="changes")
+app.add_typer(changes_app, name="change")
+app.add_typer(changes_app, name="changes", hidden=True)  # the name before issue 4
+app.add_typer(risk_app, name="risk")
+app.add_typer(trace_app, name="trace")
+app.add_typer(releases_app, name="release")
 app.add_typer(fleet_app, name="devices")
 app.add_typer(bundle_app, name="bundle")
 

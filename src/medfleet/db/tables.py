@@ -10,6 +10,18 @@ from medfleet.audit import tables as audit_tables
 from medfleet.changes import tables as changes_tables
 from medfleet.db.base import Base
 from medfleet.fleet import tables as fleet_tables
+from medfleet.releases import tables as releases_tables
+from medfleet.risk import tables as risk_tables
+from medfleet.trace import tables as trace_tables
 
 metadata = Base.metadata
-__all__ = ["accounts_tables", "audit_tables", "changes_tables", "fleet_tables", "metadata"]
+__all__ = [
+    "accounts_tables",
+    "audit_tables",
+    "changes_tables",
+    "fleet_tables",
+    "metadata",
+    "releases_tables",
+    "risk_tables",
+    "trace_tables",
+]

@@ -1,0 +1,9 @@
+"""HTTP endpoints of the releases domain (filled in by the change-control work)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from medfleet.api.deps import API_PREFIX
+
+router = APIRouter(prefix=f"{API_PREFIX}/releases", tags=["releases"])

@@ -1,0 +1,1 @@
+"""Traceability: requirements, tests, verification runs (JUnit), links, gaps, regression sets."""
