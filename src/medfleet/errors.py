@@ -7,9 +7,19 @@ CLI to exit codes, so neither needs to know every domain's errors.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class MedfleetError(Exception):
     """Base of every error medfleet raises on purpose."""
+
+    def problem_members(self) -> dict[str, Any]:
+        """Structured details beyond the message (a list of what is missing, ...).
+
+        The API adds them to the problem body as extension members and the CLI to its
+        ``--json`` error document, so scripts never have to parse the message.
+        """
+        return {}
 
 
 class InvalidInput(MedfleetError):  # noqa: N818 - a category, not a concrete error

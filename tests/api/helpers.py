@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from typing import Any
 
@@ -66,3 +67,14 @@ def count(runtime: Runtime, column: InstrumentedAttribute[Any], *where: Any) -> 
 def audit_count(runtime: Runtime) -> int:
     """How many audit events there are."""
     return count(runtime, AuditEventRow.seq)
+
+
+def audit_events(runtime: Runtime, prefix: str = "") -> list[dict[str, Any]]:
+    """Every audit event whose action starts with ``prefix``, in chain order, as documents."""
+    with transaction(runtime.sessions) as session:
+        docs = session.scalars(
+            select(AuditEventRow.doc)
+            .where(AuditEventRow.action.startswith(prefix))
+            .order_by(AuditEventRow.seq)
+        )
+        return [json.loads(doc) for doc in docs]

@@ -24,7 +24,9 @@ from medfleet.api.health import router as health_router
 from medfleet.api.metrics import install_metrics
 from medfleet.api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from medfleet.audit.routes import router as audit_router
+from medfleet.changes.assessment_routes import router as assessment_router
 from medfleet.changes.routes import router as changes_router
+from medfleet.changes.workflow_routes import router as change_workflow_router
 from medfleet.fleet.routes import router as fleet_router
 from medfleet.releases.routes import router as releases_router
 from medfleet.releases.static import repository_mount
@@ -37,6 +39,8 @@ DOMAIN_ROUTERS = (
     accounts_router,
     audit_router,
     changes_router,
+    change_workflow_router,
+    assessment_router,
     risk_router,
     trace_router,
     releases_router,

@@ -143,7 +143,7 @@ def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, MedfleetError)
     status, slug = status_for(exc)
     headers: dict[str, str] = {}
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = dict(exc.problem_members())
     if isinstance(exc, AccountLockedError):
         extra["locked_until"] = exc.until
         headers.update(_retry_after(request, exc.until))

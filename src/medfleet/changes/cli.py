@@ -10,7 +10,7 @@ from rich.text import Text
 
 from medfleet.accounts.auth import authenticate
 from medfleet.accounts.signatures import parse_meaning, signatures_for
-from medfleet.changes import service
+from medfleet.changes import assessment_cli, service, workflow_cli
 from medfleet.changes.render import change_dict, render_text
 from medfleet.cli.context import DataDir, Json, UserOption, acting_as, opened
 from medfleet.cli.output import console, emit_json, handle_errors, read_secret, report
@@ -107,3 +107,20 @@ def sign_command(
             change = service.get(session, signer, key)
             document = change_dict(change, signatures_for(session, change, runtime.trusted_keys()))
     report(as_json, document, f"signed {document['key']} as {chosen.value}")
+
+
+app.command("classify")(workflow_cli.classify_command)
+app.command("move")(workflow_cli.move_command)
+app.command("link-problem")(workflow_cli.link_problem_command)
+app.command("item-add")(workflow_cli.item_add_command)
+app.command("items")(workflow_cli.items_command)
+app.add_typer(workflow_cli.problem_app, name="problem")
+app.command("answer")(assessment_cli.answer_command)
+app.command("unanswer")(assessment_cli.unanswer_command)
+app.command("questions")(assessment_cli.questions_command)
+app.command("assess")(assessment_cli.assess_command)
+app.command("sign-assessment")(assessment_cli.sign_assessment_command)
+app.command("pccp-register")(assessment_cli.pccp_register_command)
+app.command("evaluate")(assessment_cli.evaluate_command)
+app.command("clearance")(assessment_cli.clearance_command)
+app.command("memo")(assessment_cli.memo_command)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from medfleet.errors import Forbidden, InvalidInput, MedfleetError, NotFound
+from medfleet.errors import Conflict, Forbidden, InvalidInput, MedfleetError, NotFound
 
 
 class ChangesError(MedfleetError):
@@ -19,3 +19,27 @@ class InvalidChangeRequestError(ChangesError, InvalidInput):
 
 class ChangeNotAllowedError(ChangesError, Forbidden):
     """The caller's role or organization may not do this to change requests."""
+
+
+class ChangeStateError(ChangesError, Conflict):
+    """The change request's state does not allow this (a transition, or an edit once frozen)."""
+
+
+class ProblemReportNotFoundError(ChangesError, NotFound):
+    """No such problem report in the caller's organization."""
+
+
+class SoftwareItemNotFoundError(ChangesError, NotFound):
+    """No software item of that name in the caller's organization."""
+
+
+class DuplicateSoftwareItemError(ChangesError, Conflict):
+    """A software item of that name exists already."""
+
+
+class AssessmentNotFoundError(ChangesError, NotFound):
+    """The change request has no recorded assessment (or no such PCCP, clearance)."""
+
+
+class RegulatoryRecordError(ChangesError, Conflict):
+    """A PCCP, evaluation or clearance conflicts with what is recorded."""

@@ -69,6 +69,12 @@ class ChangeRequestOut(BaseModel):
     title: str
     description: str
     author: str
+    state: str
+    change_class: str | None
+    device_model: str | None
+    safety_class: str | None
+    software_items: list[dict[str, str]]
+    problem_reports: list[str]
     created_at: str
     updated_at: str
     signatures: list[SignatureOut]

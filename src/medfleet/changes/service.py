@@ -9,25 +9,22 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from medfleet.accounts.model import OrgKind, Principal, Role
+from medfleet.accounts.model import OrgKind, Principal
 from medfleet.accounts.signatures import Meaning, apply_signature
 from medfleet.accounts.tables import ElectronicSignature
 from medfleet.audit.model import NewEvent
 from medfleet.audit.service import AuditLog
+from medfleet.changes.access import AUTHOR_ROLES, check_staff
 from medfleet.changes.errors import (
     ChangeNotAllowedError,
     ChangeRequestNotFoundError,
+    ChangeStateError,
     InvalidChangeRequestError,
 )
+from medfleet.changes.model import EDITABLE
 from medfleet.changes.tables import ChangeRequest
 
-AUTHOR_ROLES = (Role.ENGINEER, Role.QA_RA, Role.ADMIN)
 MAX_TITLE = 300
-
-
-def _check_staff(principal: Principal) -> None:
-    if principal.org_kind is not OrgKind.MANUFACTURER:
-        raise ChangeRequestNotFoundError("change requests belong to the manufacturer")
 
 
 def _clean(title: str, description: str) -> tuple[str, str]:
@@ -49,7 +46,7 @@ def create(
         ChangeNotAllowedError: the caller may not author change requests.
         InvalidChangeRequestError: empty or overlong title.
     """
-    _check_staff(principal)
+    check_staff(principal)
     if not principal.has_any(*AUTHOR_ROLES):
         raise ChangeNotAllowedError("authoring a change request needs engineer, qa_ra or admin")
     title, description = _clean(title, description)
@@ -86,13 +83,26 @@ def create(
     return change
 
 
+def require_editable(change: ChangeRequest) -> None:
+    """Refuse content changes once a change request is past implementation.
+
+    Raises:
+        ChangeStateError: the state is verification or later.
+    """
+    if change.status not in EDITABLE:
+        raise ChangeStateError(
+            f"{change.key} is in {change.state}: its content is frozen "
+            "(move it back to implementation to change it)"
+        )
+
+
 def get(session: Session, principal: Principal, key_or_id: str) -> ChangeRequest:
     """A change request by ``CR-n`` key or by number, within the caller's organization.
 
     Raises:
         ChangeRequestNotFoundError: missing, malformed key, or not the caller's organization.
     """
-    _check_staff(principal)
+    check_staff(principal)
     text = key_or_id.strip().upper().removeprefix("CR-")
     if not text.isdigit():
         raise ChangeRequestNotFoundError(f"{key_or_id!r} is not a change request key like CR-1")
@@ -135,6 +145,7 @@ def edit(
     change = get(session, principal, key)
     if not principal.has_any(*AUTHOR_ROLES):
         raise ChangeNotAllowedError("editing a change request needs engineer, qa_ra or admin")
+    require_editable(change)
     new_title, new_description = _clean(
         title if title is not None else change.title,
         description if description is not None else change.description,

@@ -61,10 +61,15 @@ def exit_code_for(error: MedfleetError) -> int:
     return _CATEGORY_EXIT[category_of(error)]
 
 
-def fail(message: str, code: int, as_json: bool = False) -> NoReturn:
-    """Print an error (JSON on stdout with ``--json``, text on stderr otherwise) and exit."""
+def fail(
+    message: str, code: int, as_json: bool = False, members: dict[str, Any] | None = None
+) -> NoReturn:
+    """Print an error (JSON on stdout with ``--json``, text on stderr otherwise) and exit.
+
+    ``members`` (an error's ``problem_members``) join the JSON document.
+    """
     if as_json:
-        print(json.dumps({"ok": False, "error": message, "exit_code": code}))
+        print(json.dumps({**(members or {}), "ok": False, "error": message, "exit_code": code}))
     else:
         error_console.print(Text("error: ", style="bold red") + Text(message))
     raise typer.Exit(code)
@@ -84,7 +89,7 @@ def handle_errors(function: Callable[P, R]) -> Callable[P, R]:
         try:
             return function(*args, **kwargs)
         except MedfleetError as exc:
-            fail(str(exc), exit_code_for(exc), as_json)
+            fail(str(exc), exit_code_for(exc), as_json, exc.problem_members())
         except (ServerKeyError, ConfigFileError) as exc:
             fail(str(exc), EXIT_NOT_READY, as_json)
         except pydantic.ValidationError as exc:

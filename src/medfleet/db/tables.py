@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from medfleet.accounts import tables as accounts_tables
 from medfleet.audit import tables as audit_tables
+from medfleet.changes import regulatory_tables
 from medfleet.changes import tables as changes_tables
 from medfleet.db.base import Base
 from medfleet.fleet import tables as fleet_tables
@@ -21,6 +22,7 @@ __all__ = [
     "changes_tables",
     "fleet_tables",
     "metadata",
+    "regulatory_tables",
     "releases_tables",
     "risk_tables",
     "trace_tables",
