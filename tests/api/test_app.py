@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -79,7 +80,8 @@ def test_openapi_lists_every_api_path(app: FastAPI, client: TestClient) -> None:
     document = response.json()
     paths = document["paths"]
     for route in api_routes(app):
-        assert route.method.lower() in paths[route.path], route
+        documented = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)  # OpenAPI drops converters
+        assert route.method.lower() in paths[documented], route
     for path in ("/health", "/ready", "/api/v1/change-requests/{key}/signatures"):
         assert path in paths
     assert "HTTPBearer" in document["components"]["securitySchemes"]

@@ -389,3 +389,15 @@ def _approved(
 ) -> bool:
     views: Sequence[SignatureView] = signatures_for(session, record, trusted_keys)
     return any(view.valid and view.meaning == Meaning.APPROVED.value for view in views)
+
+
+def submission_pending(session: Session, change: ChangeRequest) -> bool:
+    """True when the latest assessment says a submission is needed and no clearance of this
+    change is recorded (FDA: new 510(k) likely; EU: significant change)."""
+    record = latest(session, change)
+    if record is None or not record.document.get("submission_needed", False):
+        return False
+    cleared = session.scalar(
+        select(ClearanceRecord.id).where(ClearanceRecord.change_request_id == change.id)
+    )
+    return cleared is None
