@@ -50,6 +50,7 @@ def ready_change(
     author: Principal,
     title: str = "Fix late occlusion alarm",
     safety: SafetyClass = SafetyClass.B,
+    model: str = MODEL,
 ) -> tuple[str, str]:
     """A change request in ``approval`` with an approved assessment; (its key, requirement)."""
     item = _item(rt, world, safety)
@@ -58,7 +59,7 @@ def ready_change(
         workflow.move(
             session, rt.audit, author, key, ChangeState.IMPACT_ANALYSIS, rt.trusted_keys()
         )
-        workflow.classify(session, rt.audit, author, key, ChangeClass.MINOR, MODEL, [item])
+        workflow.classify(session, rt.audit, author, key, ChangeClass.MINOR, model, [item])
         requirement = f"SRS-{key.removeprefix('CR-')}00"
         trace.create_requirement(
             session,

@@ -12,6 +12,7 @@ from medfleet.db.engine import transaction
 from medfleet.releases import approval, readiness, records
 from medfleet.releases.errors import ReleaseNotAllowedError, ReleaseNotReadyError
 from medfleet.releases.records import ReleaseFields
+from tests.change_flow import ready_change
 from tests.releases.test_release_support import (
     MODEL,
     Env,
@@ -157,3 +158,14 @@ def test_review_signature_roles_come_from_e_signatures(env: Env) -> None:
     draft(env)
     with pytest.raises(PermissionDeniedError), transaction(env.rt.sessions) as session:
         approval.sign(session, env.rt.audit, env.world.auditor, MODEL, "4.2.0", Meaning.REVIEWED)
+
+
+def test_a_change_request_of_another_device_model_blocks_approval(env: Env) -> None:
+    other = ready_change(env.rt, env.world, env.world.engineer, "Syringe pump fix", model="SP-7")[0]
+    draft(env, cr_keys=[other])
+    sign(env, env.world.engineer, "4.2.0", Meaning.AUTHORED)
+    verify(env)
+    assert refused_codes(env) == ["change_model"]
+    with pytest.raises(ReleaseNotReadyError, match=f"{other} changes SP-7, not IP-100"):
+        approve(env)
+    assert state(env) == "verified"

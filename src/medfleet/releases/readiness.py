@@ -87,12 +87,21 @@ def assessment_blockers(
 ) -> list[Blocker]:
     """Included change requests not ready to be released.
 
-    Each must be in ``approval`` (verified), have a current regulatory assessment approved by
-    QA/RA, and, when that assessment says a submission is needed (new 510(k) likely, or a
-    significant change under MDCG 2020-3), have its clearance recorded.
+    Each must change the release's device model, be in ``approval`` (verified), have a current
+    regulatory assessment approved by QA/RA, and, when that assessment says a submission is
+    needed (new 510(k) likely, or a significant change under MDCG 2020-3), have its clearance
+    recorded.
     """
     found: list[Blocker] = []
     for change in release.change_requests:
+        if change.device_model != release.model:
+            found.append(
+                Blocker(
+                    "change_model",
+                    f"{change.key} changes {change.device_model or 'no device model yet'}, "
+                    f"not {release.model}",
+                )
+            )
         if change.status is not ChangeState.APPROVAL:
             found.append(
                 Blocker(
