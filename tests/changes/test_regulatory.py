@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from medfleet.accounts.signatures import Meaning
-from medfleet.changes import items, plans, regulatory, service, workflow
+from medfleet.changes import assessment_status, items, plans, regulatory, service, workflow
 from medfleet.changes.assessment.errors import AnswerNotNeededError, UnansweredQuestionError
 from medfleet.changes.errors import ChangeStateError
 from medfleet.changes.model import ChangeClass, ChangeState, SafetyClass
@@ -152,7 +152,7 @@ def test_the_gate_wants_a_current_signed_assessment(runtime: Runtime, world: Wor
     with transaction(runtime.sessions) as session:
         regulatory.sign(session, runtime.audit, world.qa, key, Meaning.APPROVED)
         change = service.get(session, world.qa, key)
-        assert regulatory.assessment_missing(session, change, runtime.trusted_keys()) == []
+        assert assessment_status.assessment_missing(session, change, runtime.trusted_keys()) == []
         proposals.propose_addition(
             session, runtime.audit, world.engineer, key, ItemKind.HAZARD, HAZARD
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from medfleet.accounts.signatures import Meaning
-from medfleet.changes import items, problems, regulatory, service, workflow
+from medfleet.changes import assessment_status, items, problems, service, workflow
 from medfleet.changes.errors import (
     ChangeNotAllowedError,
     ChangeRequestNotFoundError,
@@ -102,7 +102,7 @@ def test_assessment_gate_needs_a_recorded_assessment(runtime: Runtime, world: Wo
         move(runtime, world, ChangeState.IMPLEMENTATION)
     with transaction(runtime.sessions) as session:
         change = service.get(session, world.qa, "CR-1")
-        assert regulatory.assessment_missing(session, change, runtime.trusted_keys())
+        assert assessment_status.assessment_missing(session, change, runtime.trusted_keys())
 
 
 def test_released_only_through_a_release_and_no_skipping(runtime: Runtime, world: World) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from medfleet.accounts.model import OrgKind, Principal
@@ -26,6 +26,7 @@ from medfleet.changes.errors import (
     ProblemReportNotFoundError,
 )
 from medfleet.changes.model import PROBLEM_TRANSITIONS, Criticality, ProblemSource, ProblemState
+from medfleet.changes.numbering import find_by_key, next_number
 from medfleet.changes.tables import ChangeRequest, ProblemReport
 
 MAX_TITLE = 300
@@ -84,12 +85,7 @@ def create(
     source = _enum_value(ProblemSource, new.source)
     criticality = _enum_value(Criticality, new.criticality)
     versions = _versions(new.affected_versions)
-    number = 1 + (
-        session.scalar(
-            select(func.max(ProblemReport.number)).where(ProblemReport.org_id == principal.org_id)
-        )
-        or 0
-    )
+    number = next_number(session, ProblemReport, principal.org_id)
     now = audit.clock.now()
     report = ProblemReport(
         org_id=principal.org_id,
@@ -136,17 +132,15 @@ def get(session: Session, principal: Principal, key: str) -> ProblemReport:
     """
     if principal.org_kind is not OrgKind.MANUFACTURER:
         raise ProblemReportNotFoundError("problem reports belong to the manufacturer")
-    text = key.strip().upper().removeprefix("PR-")
-    if not text.isdigit():
-        raise ProblemReportNotFoundError(f"{key!r} is not a problem report key like PR-1")
-    report = session.scalar(
-        select(ProblemReport).where(
-            ProblemReport.org_id == principal.org_id, ProblemReport.number == int(text)
-        )
+    return find_by_key(
+        session,
+        ProblemReport,
+        principal.org_id,
+        key,
+        "PR",
+        "problem report",
+        ProblemReportNotFoundError,
     )
-    if report is None:
-        raise ProblemReportNotFoundError(f"problem report PR-{int(text)} not found")
-    return report
 
 
 def list_all(session: Session, principal: Principal) -> list[ProblemReport]:

@@ -12,14 +12,12 @@ QA/RA has e-signed it as approved.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from medfleet.accounts.model import Principal, Role
-from medfleet.accounts.signatures import Meaning, SignatureView, apply_signature, signatures_for
+from medfleet.accounts.signatures import Meaning, apply_signature
 from medfleet.accounts.tables import ElectronicSignature
 from medfleet.audit.model import NewEvent, canonical_json
 from medfleet.audit.service import AuditLog
@@ -39,7 +37,6 @@ from medfleet.changes.regulatory_tables import (
     ModelEvaluationRecord,
 )
 from medfleet.changes.tables import ChangeRequest
-from medfleet.errors import MedfleetError
 from medfleet.risk import service as risk
 
 ASSESSOR_ROLES = (Role.QA_RA,)
@@ -353,51 +350,3 @@ def sign(
     """
     record = get_record(session, signer, key)
     return apply_signature(session, audit, signer, record, meaning, comment)
-
-
-def assessment_missing(
-    session: Session, change: ChangeRequest, trusted_keys: dict[str, Ed25519PublicKey]
-) -> list[str]:
-    """What stops ``change``'s assessment from counting as finished (empty when it does).
-
-    Finished: recorded, still current (the facts hash to what it read) and e-signed as
-    approved by QA/RA with a signature that still holds (checked against ``trusted_keys``,
-    the server keys that countersign e-signatures).
-    """
-    record = latest(session, change)
-    if record is None:
-        return [f"{change.key}: a recorded regulatory assessment ('medfleet change assess')"]
-    missing = []
-    try:
-        facts = fact_finding.facts_for(session, change)
-        current = basis_sha256(session, change, facts) == record.facts_sha256
-    except MedfleetError as error:  # e.g. the change lost its classification
-        current, reason = False, str(error)
-    else:
-        reason = "the risk-file delta, requirements or classification changed since"
-    if not current:
-        missing.append(f"{change.key}: assessment {record.number} is stale ({reason}); re-assess")
-    if not _approved(session, record, trusted_keys):
-        missing.append(
-            f"{change.key}: assessment {record.number} needs a QA/RA 'approved' e-signature"
-        )
-    return missing
-
-
-def _approved(
-    session: Session, record: AssessmentRecord, trusted_keys: dict[str, Ed25519PublicKey]
-) -> bool:
-    views: Sequence[SignatureView] = signatures_for(session, record, trusted_keys)
-    return any(view.valid and view.meaning == Meaning.APPROVED.value for view in views)
-
-
-def submission_pending(session: Session, change: ChangeRequest) -> bool:
-    """True when the latest assessment says a submission is needed and no clearance of this
-    change is recorded (FDA: new 510(k) likely; EU: significant change)."""
-    record = latest(session, change)
-    if record is None or not record.document.get("submission_needed", False):
-        return False
-    cleared = session.scalar(
-        select(ClearanceRecord.id).where(ClearanceRecord.change_request_id == change.id)
-    )
-    return cleared is None

@@ -22,6 +22,7 @@ from medfleet.changes.errors import (
     InvalidChangeRequestError,
 )
 from medfleet.changes.model import EDITABLE
+from medfleet.changes.numbering import find_by_key, next_number
 from medfleet.changes.tables import ChangeRequest
 
 MAX_TITLE = 300
@@ -50,12 +51,7 @@ def create(
     if not principal.has_any(*AUTHOR_ROLES):
         raise ChangeNotAllowedError("authoring a change request needs engineer, qa_ra or admin")
     title, description = _clean(title, description)
-    number = 1 + (
-        session.scalar(
-            select(func.max(ChangeRequest.number)).where(ChangeRequest.org_id == principal.org_id)
-        )
-        or 0
-    )
+    number = next_number(session, ChangeRequest, principal.org_id)
     now = audit.clock.now()
     change = ChangeRequest(
         org_id=principal.org_id,
@@ -103,17 +99,15 @@ def get(session: Session, principal: Principal, key_or_id: str) -> ChangeRequest
         ChangeRequestNotFoundError: missing, malformed key, or not the caller's organization.
     """
     check_staff(principal)
-    text = key_or_id.strip().upper().removeprefix("CR-")
-    if not text.isdigit():
-        raise ChangeRequestNotFoundError(f"{key_or_id!r} is not a change request key like CR-1")
-    change = session.scalar(
-        select(ChangeRequest).where(
-            ChangeRequest.org_id == principal.org_id, ChangeRequest.number == int(text)
-        )
+    return find_by_key(
+        session,
+        ChangeRequest,
+        principal.org_id,
+        key_or_id,
+        "CR",
+        "change request",
+        ChangeRequestNotFoundError,
     )
-    if change is None:
-        raise ChangeRequestNotFoundError(f"change request CR-{int(text)} not found")
-    return change
 
 
 def list_all(session: Session, principal: Principal) -> list[ChangeRequest]:

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from medfleet.accounts.model import Principal
 from medfleet.audit.model import NewEvent
 from medfleet.audit.service import AuditLog
+from medfleet.changes import assessment_status, service
 from medfleet.changes import items as software_items
-from medfleet.changes import regulatory, service
 from medfleet.changes.access import AUTHOR_ROLES, DECIDER_ROLES, require_role
 from medfleet.changes.errors import ChangeStateError, InvalidChangeRequestError
 from medfleet.changes.model import (
@@ -143,7 +143,7 @@ def _gate(
         if not change.items:
             missing.append("the software items it touches (their safety class)")
     if current is ChangeState.ASSESSMENT:
-        missing += regulatory.assessment_missing(session, change, trusted_keys)
+        missing += assessment_status.assessment_missing(session, change, trusted_keys)
     return missing
 
 

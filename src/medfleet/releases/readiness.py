@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from medfleet.accounts.model import Principal
 from medfleet.accounts.signatures import Meaning, signatures_for
 from medfleet.accounts.tables import ElectronicSignature
-from medfleet.changes import regulatory
+from medfleet.changes import assessment_status
 from medfleet.changes.model import ChangeState
 from medfleet.changes.scope import scope_of
 from medfleet.changes.tables import ChangeRequest
@@ -112,9 +112,9 @@ def assessment_blockers(
             )
         found += [
             Blocker("assessment", message)
-            for message in regulatory.assessment_missing(session, change, trusted_keys)
+            for message in assessment_status.assessment_missing(session, change, trusted_keys)
         ]
-        if regulatory.submission_pending(session, change):
+        if assessment_status.submission_pending(session, change):
             found.append(
                 Blocker(
                     "clearance",
