@@ -15,7 +15,16 @@ from medfleet.api.app import api_routes
 from medfleet.changes.tables import ChangeRequest
 from medfleet.fleet.tables import Device
 from medfleet.runtime import Runtime
-from tests.api import probes_changes, probes_releases, probes_risk, probes_trace
+from tests.api import (
+    probes_changes,
+    probes_fleet,
+    probes_releases,
+    probes_reports,
+    probes_risk,
+    probes_rollouts,
+    probes_trace,
+    probes_windows,
+)
 from tests.api.helpers import TestClient, count, login
 from tests.api.isolation_support import (
     Ctx,
@@ -33,7 +42,16 @@ from tests.builders import PASSWORD, World
 
 # Each domain's probes live beside its tests; a module may also create manufacturer objects
 # (``create_objects``) that hospital A must not reach, and name strings it must never see.
-DOMAIN_PROBES = (probes_changes, probes_risk, probes_trace, probes_releases)
+DOMAIN_PROBES = (
+    probes_changes,
+    probes_risk,
+    probes_trace,
+    probes_releases,
+    probes_fleet,
+    probes_windows,
+    probes_reports,
+    probes_rollouts,
+)
 
 B_SECRETS = (
     "Bayview Medical Center",

@@ -27,10 +27,14 @@ from medfleet.audit.routes import router as audit_router
 from medfleet.changes.assessment_routes import router as assessment_router
 from medfleet.changes.routes import router as changes_router
 from medfleet.changes.workflow_routes import router as change_workflow_router
+from medfleet.fleet.catalog_routes import router as catalog_router
+from medfleet.fleet.report_routes import router as fleet_reports_router
 from medfleet.fleet.routes import router as fleet_router
 from medfleet.releases.routes import router as releases_router
 from medfleet.releases.static import repository_mount
 from medfleet.risk.routes import router as risk_router
+from medfleet.rollouts.routes import router as rollouts_router
+from medfleet.rollouts.window_routes import router as windows_router
 from medfleet.runtime import Runtime
 from medfleet.trace.routes import router as trace_router
 
@@ -45,6 +49,10 @@ DOMAIN_ROUTERS = (
     trace_router,
     releases_router,
     fleet_router,
+    catalog_router,
+    fleet_reports_router,
+    windows_router,
+    rollouts_router,
 )
 
 

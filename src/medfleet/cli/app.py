@@ -14,8 +14,12 @@ from medfleet.cli.worker import worker_command
 from medfleet.db.cli import app as db_app
 from medfleet.fleet.bundle_cli import app as bundle_app
 from medfleet.fleet.cli import app as fleet_app
+from medfleet.fleet.models_cli import app as models_app
+from medfleet.fleet.reports_cli import app as reports_app
 from medfleet.releases.cli import app as releases_app
 from medfleet.risk.cli import app as risk_app
+from medfleet.rollouts.cli import app as campaign_app
+from medfleet.rollouts.window_cli import app as windows_app
 from medfleet.sim.cli import demo_command
 from medfleet.trace.cli import app as trace_app
 
@@ -39,6 +43,10 @@ app.add_typer(trace_app, name="trace")
 app.add_typer(releases_app, name="release")
 app.add_typer(fleet_app, name="devices")
 app.add_typer(bundle_app, name="bundle")
+app.add_typer(models_app, name="models")
+app.add_typer(windows_app, name="windows")
+app.add_typer(campaign_app, name="campaign")
+app.add_typer(reports_app, name="reports")
 
 
 @app.command("version")

@@ -10,9 +10,12 @@ from medfleet.audit import tables as audit_tables
 from medfleet.changes import regulatory_tables
 from medfleet.changes import tables as changes_tables
 from medfleet.db.base import Base
+from medfleet.fleet import downtime_tables
 from medfleet.fleet import tables as fleet_tables
 from medfleet.releases import tables as releases_tables
 from medfleet.risk import tables as risk_tables
+from medfleet.rollouts import tables as rollout_tables
+from medfleet.rollouts import window_tables
 from medfleet.trace import tables as trace_tables
 
 metadata = Base.metadata
@@ -20,10 +23,13 @@ __all__ = [
     "accounts_tables",
     "audit_tables",
     "changes_tables",
+    "downtime_tables",
     "fleet_tables",
     "metadata",
     "regulatory_tables",
     "releases_tables",
     "risk_tables",
+    "rollout_tables",
     "trace_tables",
+    "window_tables",
 ]

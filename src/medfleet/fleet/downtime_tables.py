@@ -1,0 +1,3 @@
+"""Install downtime tables (filled in by the downtime work)."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Rollouts: campaigns, phases, thresholds, maintenance windows, eligibility, scheduler."""

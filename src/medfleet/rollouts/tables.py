@@ -1,0 +1,3 @@
+"""Campaign tables (filled in by the campaigns work)."""
+
+from __future__ import annotations

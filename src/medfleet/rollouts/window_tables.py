@@ -1,0 +1,3 @@
+"""Maintenance-window tables (filled in by the windows work)."""
+
+from __future__ import annotations
