@@ -36,6 +36,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/delta.py
 	$(BIN)/python bench/powerloss.py
 	$(BIN)/python bench/poll.py
+	$(BIN)/python bench/plan.py
+	$(BIN)/python bench/sim.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .mypy_cache .ruff_cache .pytest_cache

@@ -14,7 +14,8 @@ device (the bootloader's ``boot()``) and restarts the agent (``--child --restart
 then resume a paused install). When the agent finished, it checks that the device runs 1.0 or
 2.0 for good (boot env settled, slot image matches its verified version, install record and
 configuration agree, nothing left behind), and that the last status report the "server"
-received verifies with the device key and states the version actually running.
+received verifies with the device key, states the version actually running and, for an
+attempt that took the device out of service, when it left and came back (in that order).
 
 Progress goes to stderr; the last stdout line is one JSON object (see bench/README.md).
 
@@ -256,7 +257,8 @@ def check_end_state(run: Run) -> tuple[str, list[str]]:
 
 
 def check_reports(run: Run, version: str, phase: str) -> list[str]:
-    """Every received report verifies; the last one states what actually runs."""
+    """Every received report verifies; the last one states what actually runs, and when the
+    attempt took the device out of service and back (neither for a failed attempt)."""
     inbox = run.directory / "inbox"
     if any(p.name.startswith("conflict-") for p in inbox.iterdir()):
         return ["a report seq was reused with different content"]
@@ -270,7 +272,14 @@ def check_reports(run: Run, version: str, phase: str) -> list[str]:
     last = reports[-1].report
     stated = (last.content.active_slot, last.content.active_version, last.content.install_phase)
     actual = (run.device.running_slot(), version, phase)
-    return [] if stated == actual else [f"last report states {stated}, device is {actual}"]
+    if stated != actual:
+        return [f"last report states {stated}, device is {actual}"]
+    left, back = last.content.left_service_at, last.content.returned_to_service_at
+    if phase in ("committed", "rolled_back") and (left is None or back is None or back < left):
+        return [f"{phase} report has no consistent downtime: left {left}, returned {back}"]
+    if phase == "failed" and (left, back) != (None, None):
+        return [f"a failed attempt reports downtime: left {left}, returned {back}"]
+    return []
 
 
 @dataclass

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from medfleet.accounts import service as accounts
 from medfleet.accounts.model import OrgKind, Principal, Role
 from medfleet.accounts.service import NewUser, principal_of
 from medfleet.clock import FrozenClock
 from medfleet.db.engine import transaction
+from medfleet.fleet import catalog
 from medfleet.runtime import Runtime
 from medfleet.signing.distribution import Distribution
 from medfleet.signing.setup import create_signing
 
 PASSWORD = "correct horse battery"
+MODEL = "IP-100"
+MODEL_GTIN = "09506000134352"  # GS1's example GTIN; its check digit (2) is right
+MODEL_REVISIONS = ("A", "B", "C")
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,11 @@ class World:
 
 
 def build_world(rt: Runtime) -> World:
-    """Create the world in one transaction and return the principals."""
+    """Create the world in one transaction and return the principals.
+
+    The manufacturer's catalogue has device model ``IP-100`` (firmware images, GTIN
+    ``09506000134352``) with hardware revisions A, B and C.
+    """
     with transaction(rt.sessions) as s:
         admin_user = accounts.bootstrap_manufacturer(
             s,
@@ -46,6 +55,17 @@ def build_world(rt: Runtime) -> World:
             NewUser("root", "Ada Root", PASSWORD, frozenset({Role.ADMIN})),
         )
         admin = principal_of(admin_user)
+        catalog.register_model(
+            s,
+            rt.audit,
+            admin,
+            name=MODEL,
+            display_name="Infusion pump IP-100",
+            gtin=MODEL_GTIN,
+            image_kind=catalog.FIRMWARE,
+        )
+        for revision in MODEL_REVISIONS:
+            catalog.add_hardware_revision(s, rt.audit, admin, MODEL, revision)
 
         def user(org_id: int, name: str, full: str, *roles: Role) -> Principal:
             created = accounts.create_user(
@@ -84,6 +104,18 @@ def build_world(rt: Runtime) -> World:
 
 
 ROOT_PASSWORD = "root holder one"
+
+
+def register_model(
+    rt: Runtime, admin: Principal, name: str, revisions: tuple[str, ...] = ("A",), **kw: Any
+) -> None:
+    """Put another device model (with ``revisions``) into the catalogue, as ``admin``."""
+    with transaction(rt.sessions) as s:
+        catalog.register_model(
+            s, rt.audit, admin, name=name, display_name=kw.pop("display_name", name), **kw
+        )
+        for revision in revisions:
+            catalog.add_hardware_revision(s, rt.audit, admin, name, revision)
 
 
 def create_distribution(rt: Runtime) -> Distribution:

@@ -1,4 +1,5 @@
-"""The worker keeps signed metadata from expiring, and one failing job does not stop the others."""
+"""The worker keeps signed metadata from expiring and moves campaigns on; one failing job does
+not stop the others; ``medfleet serve --with-worker`` runs it in a thread."""
 
 from __future__ import annotations
 
@@ -11,14 +12,27 @@ from typer.testing import CliRunner
 
 from medfleet import worker
 from medfleet.cli.app import app
+from medfleet.cli.serve import background_worker
 from medfleet.clock import FrozenClock
+from medfleet.rollouts.model import Urgency
 from medfleet.runtime import Runtime
 from medfleet.signing.distribution import REFRESH_INTERVAL, REFRESH_MARGIN, Distribution
 from medfleet.signing.errors import RepositoryNotFoundError
 from medfleet.signing.tuf_api import Timestamp
 from medfleet.signing.tufrepo import TIMESTAMP
+from tests.rollouts.campaign_support import Camp, camp
+
+__all__ = ["camp"]
 
 DEVICE = "dev-0001"
+
+
+def refresh_result(runtime: Runtime) -> worker.JobResult:
+    """The refresh job's result of one full cycle (both jobs ran, in order)."""
+    results = worker.run_cycle(runtime)
+    assert [r.name for r in results] == ["refresh-repositories", "advance-campaigns"]
+    assert all(r.ok for r in results), results
+    return results[0]
 
 
 def director_timestamp(distribution: Distribution, device_id: str) -> Timestamp:
@@ -32,8 +46,7 @@ def test_nothing_is_resigned_while_everything_is_fresh(
     runtime: Runtime, distribution: Distribution
 ) -> None:
     distribution.director.enroll(DEVICE)
-    [result] = worker.run_cycle(runtime)
-    assert result.ok
+    result = refresh_result(runtime)
     assert result.summary["image_resigned"] == []
     assert result.summary["director_resigned_devices"] == 0
 
@@ -46,8 +59,7 @@ def test_director_timestamps_are_renewed_before_they_expire(
     # A worker running every REFRESH_INTERVAL sees the one-hour timestamp inside the margin
     # well before it expires.
     clock.advance(timedelta(hours=1) - REFRESH_MARGIN + timedelta(seconds=1))
-    [result] = worker.run_cycle(runtime)
-    assert result.ok, result.error
+    result = refresh_result(runtime)
     assert result.summary["director_resigned_devices"] == 1
     after = director_timestamp(distribution, DEVICE)
     assert after.version == before.version + 1
@@ -58,7 +70,7 @@ def test_the_image_repository_snapshot_and_timestamp_are_renewed(
     runtime: Runtime, distribution: Distribution, clock: FrozenClock
 ) -> None:
     clock.advance(timedelta(days=7))  # past the image snapshot's lifetime
-    [result] = worker.run_cycle(runtime)
+    result = refresh_result(runtime)
     assert set(result.summary["image_resigned"]) == {"snapshot", TIMESTAMP}  # type: ignore[arg-type]
     chain = distribution.image.chain()
     assert chain.timestamp.signed.expires > clock.now() + REFRESH_MARGIN
@@ -111,7 +123,8 @@ def test_worker_once_on_a_fresh_deployment(tmp_path: Path) -> None:
     assert once.exit_code == 0, once.stdout
     document = json.loads(once.stdout)
     assert document["ok"] is True
-    assert document["jobs"][0]["job"] == "refresh-repositories"
+    assert [job["job"] for job in document["jobs"]] == ["refresh-repositories", "advance-campaigns"]
+    assert document["jobs"][1]["worked"] == []  # no campaign yet
 
 
 def test_worker_once_without_init_fails_clearly(tmp_path: Path) -> None:
@@ -120,3 +133,51 @@ def test_worker_once_without_init_fails_clearly(tmp_path: Path) -> None:
     document = json.loads(once.stdout)
     assert document["ok"] is False
     assert "medfleet init" in document["jobs"][0]["error"]
+    # the scheduler finds no database tables: a database error fails only its own job
+    assert document["jobs"][1]["ok"] is False
+    assert document["jobs"][1]["error"].startswith("database error: ")
+
+
+def test_the_worker_moves_campaigns_on(camp: Camp) -> None:
+    world = camp.world
+    camp.auto_approve(world.biomed_a, Urgency.CRITICAL, out_of_cycle=True)
+    device = camp.device(world.site_a)
+    key = camp.create(urgency="critical", selection={"test_devices": "exclude"})
+    camp.start(key)
+    results = worker.run_cycle(camp.rt)
+    advanced = results[1]
+    assert (advanced.name, advanced.ok) == ("advance-campaigns", True)
+    assert advanced.summary["worked"] == [key]
+    assert camp.statuses(key) == {device.device_id: "assigned"}
+    instruction = camp.instruction(device)
+    assert instruction is not None
+    assert instruction.version_number == 420
+
+
+def test_serve_with_worker_runs_cycles_in_a_thread_until_it_stops(camp: Camp) -> None:
+    world = camp.world
+    camp.auto_approve(world.biomed_a, Urgency.CRITICAL, out_of_cycle=True)
+    device = camp.device(world.site_a)
+    key = camp.create(urgency="critical", selection={"test_devices": "exclude"})
+    camp.start(key)
+    cycled = threading.Event()
+    seen: list[list[worker.JobResult]] = []
+
+    def after_cycle(results: list[worker.JobResult]) -> None:
+        seen.append(results)
+        cycled.set()
+
+    with background_worker(camp.rt, timedelta(hours=1), after_cycle) as thread:
+        assert cycled.wait(timeout=120), "the worker thread ran no cycle"
+        assert thread.is_alive()  # waiting for its next cycle, an hour away
+    assert not thread.is_alive()  # leaving the block stopped it without waiting an hour
+    assert len(seen) == 1
+    assert [r.ok for r in seen[0]] == [True, True]
+    assert camp.statuses(key) == {device.device_id: "assigned"}
+
+
+def test_serve_offers_the_worker_option() -> None:
+    result = CliRunner().invoke(app, ["serve", "--help"])
+    assert result.exit_code == 0
+    assert "--with-worker" in result.stdout
+    assert "--worker-interval" in result.stdout

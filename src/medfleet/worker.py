@@ -1,10 +1,18 @@
 """The background worker: periodic jobs that keep the deployment healthy without anyone asking.
 
-Today one job runs: re-signing the online metadata of both update repositories before it expires
-(the director's per-device timestamps live one hour, so the worker runs every ten minutes and
-renews anything that expires within forty). Later issues add jobs (advancing campaigns) to
-``DEFAULT_JOBS``. Every job is idempotent, so two workers, or a worker restarted mid-cycle, do
-no harm; a job that fails is reported and the others still run.
+Two jobs run, in this order:
+
+* ``refresh-repositories`` re-signs the online metadata of both update repositories before it
+  expires (the director's per-device timestamps live one hour, so the worker runs every ten
+  minutes by default and renews anything that expires within forty);
+* ``advance-campaigns`` runs one campaign scheduler cycle
+  (``medfleet.rollouts.scheduler.advance_campaigns``): starts due campaigns, reads install
+  results, moves phases on, pauses, aborts or completes campaigns and gives due devices their
+  director instructions.
+
+Every job is idempotent, so two workers (on PostgreSQL they split the campaigns between them
+with row locks), or a worker restarted mid-cycle, do no harm; a job that fails (a medfleet error,
+an I/O error or a database error) is reported and the others still run.
 """
 
 from __future__ import annotations
@@ -15,7 +23,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from medfleet.errors import MedfleetError
+from medfleet.rollouts.scheduler import advance_campaigns
 from medfleet.runtime import Runtime
 from medfleet.signing.distribution import REFRESH_INTERVAL
 
@@ -54,18 +65,29 @@ def refresh_repositories(runtime: Runtime) -> Mapping[str, object]:
     return refreshed.as_dict()
 
 
-DEFAULT_JOBS: tuple[Job, ...] = (Job("refresh-repositories", refresh_repositories),)
+def advance(runtime: Runtime) -> Mapping[str, object]:
+    """One campaign scheduler cycle (``rollouts.scheduler.advance_campaigns``)."""
+    return advance_campaigns(runtime)
+
+
+DEFAULT_JOBS: tuple[Job, ...] = (
+    Job("refresh-repositories", refresh_repositories),
+    Job("advance-campaigns", advance),
+)
 
 
 def run_cycle(runtime: Runtime, jobs: Sequence[Job] = DEFAULT_JOBS) -> list[JobResult]:
-    """Run every job once, in order; a medfleet error or I/O error fails only its own job."""
+    """Run every job once, in order; a medfleet, I/O or database error fails only its own job."""
     results = []
     for job in jobs:
         try:
             summary = job.run(runtime)
-        except (MedfleetError, OSError) as error:
-            LOG.error("job %s failed: %s", job.name, error)
-            results.append(JobResult(job.name, False, {}, str(error)))
+        except (MedfleetError, OSError, SQLAlchemyError) as error:
+            message = str(error)
+            if isinstance(error, SQLAlchemyError):  # the first line, without the SQL
+                message = f"database error: {message.strip().splitlines()[0]}"
+            LOG.error("job %s failed: %s", job.name, message)
+            results.append(JobResult(job.name, False, {}, message))
         else:
             results.append(JobResult(job.name, True, dict(summary)))
     return results

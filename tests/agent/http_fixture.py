@@ -252,14 +252,25 @@ class World:
         info = DeltaInfo(MODEL, old.hashes["sha256"], new.path, "bsdiff4")
         return publish_delta(self.signing.image, artifact, artifact.name, info, [self.signing.qa])
 
-    def assign(self, device_id: str, target: TargetFile, delta: TargetFile | None = None) -> None:
-        """Tell the device (through the director) to install ``target``."""
+    def assign(
+        self,
+        device_id: str,
+        target: TargetFile,
+        delta: TargetFile | None = None,
+        *,
+        install_after: datetime | None = None,
+        install_before: datetime | None = None,
+    ) -> None:
+        """Tell the device (through the director) to install ``target``, optionally only
+        inside ``[install_after, install_before)``."""
         info = target.custom["medfleet"]
         instruction = Instruction(
             device_id,
             info["release_id"],
             info["version_number"],
             None if delta is None else delta.path,
+            install_after,
+            install_before,
         )
         self.signing.director.assign(
             device_id, target.path, target.length, target.hashes, instruction

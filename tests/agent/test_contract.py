@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -92,3 +93,87 @@ def test_urls_follow_the_layout() -> None:
     assert model_role("IP-100") == "model-IP-100"
     with pytest.raises(ContractError):
         director_metadata_url("https://u.example", "../root")
+
+
+instants = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+)
+
+
+@given(
+    after=st.none() | instants,
+    length=st.none() | st.timedeltas(timedelta(microseconds=1), timedelta(days=3650)),
+)
+def test_an_instruction_with_an_install_window_round_trips(
+    after: datetime | None, length: timedelta | None
+) -> None:
+    before = None if length is None else (after or datetime(2050, 1, 1, tzinfo=UTC)) + length
+    instruction = Instruction("dev-1", "R-1", 430, None, after, before)
+    custom = instruction.to_custom()
+    assert Instruction.from_custom(custom) == instruction
+    for name, value in (("install_after", after), ("install_before", before)):
+        text = custom["medfleet"][name]
+        assert text is None if value is None else text.endswith("Z")
+
+
+def test_an_instruction_without_window_keys_has_no_window() -> None:
+    custom = Instruction("dev-1", "R-1", 430).to_custom()
+    assert custom["medfleet"]["install_after"] is None
+    del custom["medfleet"]["install_after"], custom["medfleet"]["install_before"]
+    parsed = Instruction.from_custom(custom)
+    assert (parsed.install_after, parsed.install_before) == (None, None)
+
+
+def test_window_bounds_are_kept_in_utc_and_written_with_z() -> None:
+    cet = timezone(timedelta(hours=1))
+    instruction = Instruction(
+        "dev-1", "R-1", 430, None, datetime(2026, 3, 7, 8, 0, tzinfo=cet), None
+    )
+    assert instruction.install_after == datetime(2026, 3, 7, 7, 0, tzinfo=UTC)
+    assert instruction.to_custom()["medfleet"]["install_after"] == "2026-03-07T07:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("after", "before", "message"),
+    [
+        (datetime(2026, 3, 7, 7, 0), None, "time zone"),
+        (None, datetime(2026, 3, 7, 7, 0), "time zone"),
+        (datetime(2026, 3, 7, 11, tzinfo=UTC), datetime(2026, 3, 7, 7, tzinfo=UTC), "empty"),
+        (datetime(2026, 3, 7, 7, tzinfo=UTC), datetime(2026, 3, 7, 7, tzinfo=UTC), "empty"),
+    ],
+)
+def test_a_naive_or_empty_window_is_refused(
+    after: datetime | None, before: datetime | None, message: str
+) -> None:
+    with pytest.raises(ContractError, match=message):
+        Instruction("dev-1", "R-1", 430, None, after, before)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-03-07T07:00:00",
+        "2026-03-07T07:00:00+00:00",
+        "2026-03-07T08:00:00+01:00",
+        "tomorrow morningZ",
+        1772866800,
+        True,
+        ["2026-03-07T07:00:00Z"],
+    ],
+)
+@pytest.mark.parametrize("name", ["install_after", "install_before"])
+def test_malformed_window_bounds_are_refused(name: str, value: object) -> None:
+    custom = Instruction("dev-1", "R-1", 430).to_custom()
+    custom["medfleet"][name] = value
+    with pytest.raises(ContractError, match=name):
+        Instruction.from_custom(custom)
+
+
+def test_an_empty_window_on_the_wire_is_refused() -> None:
+    custom = Instruction("dev-1", "R-1", 430).to_custom()
+    custom["medfleet"] |= {
+        "install_after": "2026-03-07T11:00:00Z",
+        "install_before": "2026-03-07T07:00:00Z",
+    }
+    with pytest.raises(ContractError, match="empty"):
+        Instruction.from_custom(custom)

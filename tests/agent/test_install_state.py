@@ -9,6 +9,7 @@ bootloader from ``boot_env.next_boot``, exactly as the installer and ``FileBootC
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -59,8 +60,15 @@ def facts(
     primary: SlotName = "a",
     pending: bool = False,
     clinical: bool = False,
+    window_wait: str | None = None,
 ) -> DeviceFacts:
-    return DeviceFacts(booted, primary, pending, clinical)
+    return DeviceFacts(booted, primary, pending, clinical, window_wait)
+
+
+T0 = datetime(2026, 3, 7, 7, 5, tzinfo=UTC)
+OUT_OF_SERVICE = frozenset(
+    {Phase.TRIAL_BOOT, Phase.HEALTH_CHECK, Phase.ROLLING_BACK, Phase.COMMITTED, Phase.ROLLED_BACK}
+)
 
 
 @pytest.mark.parametrize("start", list(Phase))
@@ -123,6 +131,75 @@ def test_clinical_use_defers_writing_and_the_trial_but_not_the_download() -> Non
         assert (step.actions, step.stop) == ((), Outcome.DEFERRED)
 
 
+def test_outside_the_window_only_the_download_goes_on() -> None:
+    waiting = facts(window_wait="waiting for the maintenance window 2026-03-07T07:00Z-11:00Z")
+    step = next_step(record(Phase.DOWNLOADING), waiting, continue_install=True)
+    assert step.stop is None
+    assert step.actions[0] == Do(Effect.FETCH)
+    for phase in (Phase.DOWNLOADED, Phase.WRITING, Phase.WRITTEN):
+        step = next_step(record(phase), waiting, continue_install=True)
+        assert (step.actions, step.stop, step.detail) == ((), Outcome.DEFERRED, waiting.window_wait)
+
+
+def test_clinical_use_is_named_before_the_window() -> None:
+    both = facts(clinical=True, window_wait="waiting for the maintenance window")
+    step = next_step(record(Phase.DOWNLOADED), both, continue_install=True)
+    assert step.detail is not None
+    assert step.detail.startswith("device in clinical use")
+
+
+def test_a_window_that_ends_after_the_device_left_service_does_not_stop_the_attempt() -> None:
+    closed = "the maintenance window has closed"
+    armed = facts(booted="a", primary="b", pending=True, window_wait=closed)
+    assert next_step(record(Phase.TRIAL_BOOT), armed, continue_install=True).actions == (
+        Do(Effect.REBOOT),
+    )
+    on_new = facts("b", "b", pending=True, window_wait=closed)
+    step = next_step(record(Phase.HEALTH_CHECK), on_new, continue_install=True)
+    assert Persist(Phase.COMMITTED) in step.actions
+
+
+def test_the_trial_boot_stamps_leaving_service_and_the_end_stamps_the_return() -> None:
+    written = record(Phase.WRITTEN)
+    trial = written.advance(Phase.TRIAL_BOOT, at=T0)
+    assert (trial.left_service_at, trial.returned_to_service_at) == (T0, None)
+    checking = trial.advance(Phase.HEALTH_CHECK, at=T0 + timedelta(minutes=2))
+    assert checking.left_service_at == T0  # kept, not moved
+    done = checking.advance(Phase.COMMITTED, at=T0 + timedelta(minutes=4))
+    assert (done.left_service_at, done.returned_to_service_at) == (T0, T0 + timedelta(minutes=4))
+    back = trial.advance(Phase.ROLLING_BACK, "bad").advance(Phase.ROLLED_BACK, at=T0)
+    assert back.returned_to_service_at == T0
+
+
+def test_a_clock_stepped_back_never_returns_the_device_before_it_left() -> None:
+    trial = record(Phase.WRITTEN).advance(Phase.TRIAL_BOOT, at=T0)
+    done = trial.advance(Phase.HEALTH_CHECK).advance(Phase.COMMITTED, at=T0 - timedelta(hours=1))
+    assert done.returned_to_service_at == T0
+
+
+def test_a_failed_attempt_never_left_service() -> None:
+    for phase in PRE_ARM:
+        failed = record(phase).advance(Phase.FAILED, "no", at=T0)
+        assert (failed.left_service_at, failed.returned_to_service_at) == (None, None)
+
+
+def test_service_instants_round_trip_and_old_records_have_none() -> None:
+    trial = record(Phase.WRITTEN).advance(Phase.TRIAL_BOOT, at=T0 + timedelta(microseconds=7))
+    done = trial.advance(Phase.HEALTH_CHECK).advance(Phase.COMMITTED, at=T0 + timedelta(hours=1))
+    assert InstallRecord.from_dict(done.to_dict()) == done
+    assert done.to_dict()["left_service_at"] == "2026-03-07T07:05:00.000007Z"
+    older = {
+        k: v
+        for k, v in done.to_dict().items()
+        if k not in ("left_service_at", "returned_to_service_at")
+    }
+    parsed = InstallRecord.from_dict(older)
+    assert (parsed.left_service_at, parsed.returned_to_service_at) == (None, None)
+    for bad in ("2026-03-07T07:05:00", "2026-03-07T08:05:00+01:00", 17, "soon"):
+        with pytest.raises(StateCorruptError):
+            InstallRecord.from_dict(done.to_dict() | {"left_service_at": bad})
+
+
 def test_recovery_alone_pauses_before_the_trial_and_never_writes() -> None:
     for phase in PRE_ARM:
         step = next_step(record(phase), facts(), continue_install=False)
@@ -174,6 +251,8 @@ class InstallModel(RuleBasedStateMachine):
         self.config = "orig"
         self.backup: str | None = None
         self.clinical = False
+        self.window_wait: str | None = None
+        self.now = T0
         self.stored: InstallRecord | None = None
         self.memory = record(tries=tries)
         self.plan: list[Persist | Do] = []
@@ -181,7 +260,13 @@ class InstallModel(RuleBasedStateMachine):
         self.finished = False
 
     def facts(self) -> DeviceFacts:
-        return DeviceFacts(self.booted, self.env.primary, self.env.upgrade_available, self.clinical)
+        return DeviceFacts(
+            self.booted,
+            self.env.primary,
+            self.env.upgrade_available,
+            self.clinical,
+            self.window_wait,
+        )
 
     def power_on(self) -> None:
         """Boot; an image that cannot start the agent is reset by the watchdog until the
@@ -193,7 +278,8 @@ class InstallModel(RuleBasedStateMachine):
             self.config = "migrated"
 
     def persist(self, phase: Phase, detail: str | None) -> None:
-        self.memory = self.memory.advance(phase, detail)
+        self.now += timedelta(seconds=30)
+        self.memory = self.memory.advance(phase, detail, at=self.now)
         self.stored = self.memory
 
     def effect(self, effect: Effect) -> bool:
@@ -244,7 +330,12 @@ class InstallModel(RuleBasedStateMachine):
             if self.stop in (Outcome.COMMITTED, Outcome.ROLLED_BACK, Outcome.FAILED):
                 self.finished = True
                 return
-            step = next_step(self.memory, self.facts(), continue_install=continue_install)
+            now = self.facts()
+            step = next_step(self.memory, now, continue_install=continue_install)
+            leaves = Do(Effect.WRITE_SLOT) in step.actions or Do(Effect.ARM_TRIAL) in step.actions
+            if leaves and self.memory.phase in PRE_ARM:
+                assert not now.clinical_use, "written or armed while in clinical use"
+                assert now.window_wait is None, "written or armed outside the install window"
             self.plan, self.stop = list(step.actions), step.stop
             return
         action = self.plan.pop(0)
@@ -288,6 +379,10 @@ class InstallModel(RuleBasedStateMachine):
     def clinical_use(self, in_use: bool) -> None:
         self.clinical = in_use
 
+    @rule(inside=st.booleans())
+    def install_window(self, inside: bool) -> None:
+        self.window_wait = None if inside else "waiting for the maintenance window"
+
     @precondition(
         lambda self: (
             self.download > 0
@@ -328,6 +423,16 @@ class InstallModel(RuleBasedStateMachine):
             assert self.verified[slot] == self.image[slot]
 
     @invariant()
+    def the_record_knows_when_the_device_left_service_and_came_back(self) -> None:
+        stored = self.stored
+        if stored is None:
+            return
+        left, returned = stored.left_service_at, stored.returned_to_service_at
+        assert (left is not None) == (stored.phase in OUT_OF_SERVICE)
+        assert (returned is not None) == (stored.phase in (Phase.COMMITTED, Phase.ROLLED_BACK))
+        assert returned is None or (left is not None and left <= returned)
+
+    @invariant()
     def the_persisted_phase_matches_the_boot_environment(self) -> None:
         if not hasattr(self, "env"):
             return
@@ -347,6 +452,7 @@ class InstallModel(RuleBasedStateMachine):
         if not hasattr(self, "env"):
             return
         self.clinical = False
+        self.window_wait = None
         self.restart_agent()
         for _ in range(200):
             if self.finished:

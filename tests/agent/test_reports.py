@@ -4,7 +4,7 @@ well-formed reports (the outbox that delivers them is tested in ``test_outbox``)
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -37,6 +37,9 @@ CONTENT = ReportContent(
     outcome="committed",
     detail=None,
     target=ReportTarget("IP-100/pump-2.0.img", "2.0", 200, "ab" * 32),
+    in_clinical_use=False,
+    left_service_at=datetime(2026, 3, 2, 8, 20, 5, 250, tzinfo=UTC),
+    returned_to_service_at=datetime(2026, 3, 2, 8, 27, tzinfo=UTC),
 )
 FIXED_IDENTITY = DeviceIdentity(Ed25519PrivateKey.from_private_bytes(bytes(range(32))))
 
@@ -70,6 +73,35 @@ def test_a_signed_report_verifies_and_round_trips(
     assert verified.report == StatusReport("SN-0042", 7, T0, CONTENT)
     assert verified.key_id == identity.key_id
     assert json.loads(document)["report"]["time"] == "2026-03-02T08:30:00.000000Z"
+
+
+def test_the_service_fields_are_utc_z_strings_on_the_wire(document: bytes) -> None:
+    body = json.loads(document)["report"]
+    assert body["in_clinical_use"] is False
+    assert body["left_service_at"] == "2026-03-02T08:20:05.000250Z"
+    assert body["returned_to_service_at"] == "2026-03-02T08:27:00Z"
+
+
+def test_a_report_from_an_agent_without_the_service_fields_is_accepted(
+    identity: DeviceIdentity, document: bytes
+) -> None:
+    body = json.loads(document)["report"]
+    for name in ("in_clinical_use", "left_service_at", "returned_to_service_at"):
+        del body[name]
+    content = verify_report(identity.public_key_bytes, resign(body, identity)).report.content
+    assert (content.in_clinical_use, content.left_service_at) == (None, None)
+    assert content.returned_to_service_at is None
+
+
+def test_a_device_that_left_and_came_back_in_the_same_instant_is_well_formed(
+    identity: DeviceIdentity, document: bytes
+) -> None:
+    body = json.loads(document)["report"]
+    body["returned_to_service_at"] = body["left_service_at"]
+    content = verify_report(identity.public_key_bytes, resign(body, identity)).report.content
+    assert content.left_service_at == content.returned_to_service_at
+    assert content.left_service_at is not None
+    assert content.left_service_at - T0 == timedelta(minutes=-10, seconds=5, microseconds=250)
 
 
 def test_an_unsigned_report_is_rejected(identity: DeviceIdentity, document: bytes) -> None:
@@ -123,6 +155,14 @@ def test_a_signature_without_the_report_domain_is_rejected(
         {"device_id": "../etc"},
         {"active_version_number": "200"},
         {"target": {"path": "x", "version": "2", "version_number": 2, "sha256": "AB" * 32}},
+        {"in_clinical_use": "no"},
+        {"in_clinical_use": 0},
+        {"left_service_at": "2026-03-02T08:20:05"},
+        {"left_service_at": "2026-03-02T09:20:05+01:00"},
+        {"left_service_at": 1772439605},
+        {"returned_to_service_at": "later"},
+        {"left_service_at": None},  # returned without having left
+        {"returned_to_service_at": "2026-03-02T08:20:04Z"},  # back before it left
     ],
 )
 def test_well_signed_but_malformed_reports_are_rejected(

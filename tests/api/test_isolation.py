@@ -16,6 +16,7 @@ from medfleet.changes.tables import ChangeRequest
 from medfleet.fleet.tables import Device
 from medfleet.runtime import Runtime
 from tests.api import (
+    probes_acceptance,
     probes_changes,
     probes_fleet,
     probes_releases,
@@ -33,7 +34,6 @@ from tests.api.isolation_support import (
     denied,
     empty_list,
     get,
-    no_b_devices,
     own_events_only,
     own_org_only,
     send,
@@ -51,6 +51,7 @@ DOMAIN_PROBES = (
     probes_windows,
     probes_reports,
     probes_rollouts,
+    probes_acceptance,
 )
 
 B_SECRETS = (
@@ -77,7 +78,6 @@ def _b_site(c: Ctx) -> str:
 NEW_USER = {"username": "mole.b", "full_name": "M", "password": PASSWORD, "roles": ["admin"]}
 CR = "/api/v1/change-requests/CR-1"
 NEW_DEVICE = {"model": "IP-100", "hardware_revision": "B", "serial": "MOLE-1"}
-A_KEY = "11" * 32
 
 PROBES: Probes = {
     ("POST", "/api/v1/auth/token"): [
@@ -155,29 +155,6 @@ PROBES: Probes = {
             send("POST", f"{CR}/signatures", {"password": PASSWORD, "meaning": "authored"}),
             denied(404),
         ),
-    ],
-    ("POST", "/api/v1/devices"): [
-        (
-            lambda c: c.client.post(
-                "/api/v1/devices",
-                json={**NEW_DEVICE, "org_id": c.world.hospital_b},
-                headers=c.headers,
-            ),
-            denied(403),
-        ),
-    ],
-    ("GET", "/api/v1/devices"): [(get("/api/v1/devices"), no_b_devices)],
-    ("GET", "/api/v1/devices/{device_id}"): [
-        (get(lambda c: f"/api/v1/devices/{c.b_device}"), denied(404))
-    ],
-    ("POST", "/api/v1/devices/{device_id}/reports"): [
-        (
-            send("POST", lambda c: f"/api/v1/devices/{c.b_device}/reports", {"report": {}}),
-            denied(403, 404),
-        ),
-    ],
-    ("POST", "/api/v1/enroll"): [
-        (send("POST", "/api/v1/enroll", {"token": "mfe_guess", "public_key": A_KEY}), denied(401)),
     ],
 }
 for _module in DOMAIN_PROBES:

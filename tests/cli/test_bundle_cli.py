@@ -15,6 +15,7 @@ from medfleet.fleet import enrollment
 from medfleet.runtime import Runtime
 from medfleet.signing.release_signing import ReleaseToSign, sign_release
 from tests.cli.conftest import ADMIN_PASSWORD, Cli
+from tests.cli.fleet_support import register_model
 
 MODEL = "IP-100"
 
@@ -49,6 +50,7 @@ def enroll(settings: Settings, token: str) -> None:
 
 def test_export_then_record(cli: Cli, tmp_path: Path) -> None:
     publish_release(cli.settings)
+    register_model(cli)
     hospital = cli.json("accounts", "add-hospital", "St. Anna", "--user", "admin")
     device = cli.json(
         "devices", "register", str(hospital["id"]), "--model", MODEL, "--hw", "B",

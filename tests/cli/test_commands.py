@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from medfleet.cli.app import app
 from medfleet.config import Settings
 from tests.cli.conftest import USER_PASSWORD, Cli
+from tests.cli.fleet_support import register_model
 
 
 def test_organizations_sites_users(cli: Cli) -> None:
@@ -167,6 +168,7 @@ def test_init_without_a_password_names_the_variable(tmp_path: Any) -> None:
 
 
 def test_devices_register_list_show(cli: Cli) -> None:
+    register_model(cli)
     hospital = cli.json("accounts", "add-hospital", "St. Anna", "--user", "admin")
     registered = cli.json(
         "devices",

@@ -2,7 +2,8 @@
 
 Release signing -> director assignment -> the agent enrolls, polls, verifies both repositories
 with python-tuf, downloads the delta, installs A/B, commits -> its signed report is accepted by
-the server, which now attests the new version. Then a clinical-use deferral, and an offline field
+the server, which now attests the new version. Then a clinical-use deferral, an install that
+waits for its maintenance window and lands in the server's downtime report, and an offline field
 bundle for a device that never reaches the server's repositories.
 """
 
@@ -14,7 +15,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,12 +24,15 @@ import uvicorn
 from medfleet.agent.contract import ImageInfo, Instruction
 from medfleet.agent.device import SimulatedDevice
 from medfleet.agent.enroll_client import enroll
+from medfleet.agent.installer import Checkpoint
 from medfleet.agent.runner import Agent
 from medfleet.agent.status import Action
 from medfleet.api.app import create_app
 from medfleet.clock import FrozenClock
 from medfleet.db.engine import transaction
 from medfleet.fleet import enrollment, field_bundles
+from medfleet.fleet.cmms import cmms_csv
+from medfleet.fleet.downtime_reports import downtime_report
 from medfleet.fleet.tables import Device
 from medfleet.runtime import Runtime
 from medfleet.signing.distribution import Distribution
@@ -67,9 +71,18 @@ class Server:
         release = ReleaseToSign(blob.sha256, f"ip100-4.{number}.0.img", info)
         return sign_release(distribution, release, [self.qa])
 
-    def assign(self, device_id: str, signed: SignedRelease, delta: str | None = None) -> None:
+    def assign(
+        self,
+        device_id: str,
+        signed: SignedRelease,
+        delta: str | None = None,
+        window: tuple[datetime, datetime] | None = None,
+    ) -> None:
         info = ImageInfo.from_custom(signed.image.custom)
-        instruction = Instruction(device_id, info.release_id, info.version_number, delta)
+        after, before = (None, None) if window is None else window
+        instruction = Instruction(
+            device_id, info.release_id, info.version_number, delta, after, before
+        )
         self.runtime.distribution.director.assign(
             device_id, signed.image_path, signed.image.length, signed.image.hashes, instruction
         )
@@ -163,6 +176,53 @@ def test_the_device_defers_while_in_clinical_use(server: Server, tmp_path: Path)
     agent.device.set_clinical_use(False)
     assert agent.check_once().action is Action.INSTALLED
     assert server.device(agent.config.device_id).installed_version == "4.2.0"
+
+
+def test_an_install_waits_for_its_window_and_its_downtime_is_reported(
+    server: Server, tmp_path: Path
+) -> None:
+    server.release(1)
+    agent = device_agent(server, tmp_path, "SN-4")
+    clock = agent.clock
+    assert isinstance(clock, FrozenClock)
+
+    def reboot_takes_four_minutes(checkpoint: Checkpoint) -> None:
+        if checkpoint.label == "effect:reboot":
+            clock.advance(timedelta(minutes=4))
+
+    agent = Agent.open(
+        agent.layout.root,
+        clock=clock,
+        rng=random.Random(4),  # noqa: S311 - poll jitter
+        observer=reboot_takes_four_minutes,
+    )
+    device_id = agent.config.device_id
+    agent.check_once()
+    opens = clock.now() + timedelta(hours=1)
+    server.assign(device_id, server.release(2), window=(opens, opens + timedelta(hours=4)))
+
+    waiting = agent.check_once()
+    assert waiting.action is Action.DEFERRED
+    assert waiting.detail is not None
+    assert waiting.detail.startswith("waiting for the maintenance window")
+    agent.device.set_clinical_use(True)
+    agent.check_once()
+    assert (
+        server.device(device_id).in_clinical_use is True
+    )  # reported although nothing else changed
+    agent.device.set_clinical_use(False)
+    clock.advance(timedelta(hours=1, minutes=10))
+    assert agent.check_once().action is Action.INSTALLED
+
+    attested = server.device(device_id)
+    assert (attested.installed_version, attested.in_clinical_use) == ("4.2.0", False)
+    with transaction(server.runtime.sessions) as session:
+        [row] = downtime_report(session, server.world.biomed_a, group_by="hospital")
+        orders = cmms_csv(session, server.world.biomed_a).splitlines()
+    assert (row.installs, row.succeeded, row.downtime_minutes_total) == (1, 1, 4.0)
+    assert len(orders) == 2
+    assert ",SN-4," in orders[1]
+    assert ",4.1.0,4.2.0,committed," in orders[1]
 
 
 def test_a_field_bundle_installs_offline_and_is_reported_later(

@@ -173,7 +173,8 @@ class PollState:
 
     ``etag`` is stored only after a full check that reached the repositories, so a 304 never
     hides a check that failed. ``last_report_key`` / ``last_rejection`` keep the agent from
-    reporting the same install state or the same rejection twice.
+    reporting the same install state or the same rejection twice; ``last_clinical_use`` is
+    the clinical-use state the last queued report stated (None: none stated it yet).
     """
 
     etag: str | None = None
@@ -185,6 +186,7 @@ class PollState:
     last_rejection: str | None = None
     reports_refused: int = 0
     last_refusal: str | None = None
+    last_clinical_use: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -217,6 +219,10 @@ class PollState:
             refused = data.get("reports_refused", 0)
             if not isinstance(refused, int) or isinstance(refused, bool):
                 raise TypeError("reports_refused is not an integer")
+            in_use = data.get("last_clinical_use")
+            if in_use is not None and not isinstance(in_use, bool):
+                raise TypeError("last_clinical_use is not a boolean")
+            values["last_clinical_use"] = in_use
         except (TypeError, ValueError) as error:
             raise StateCorruptError(f"{POLL_FILE} is invalid: {error}") from error
         return cls(reports_refused=refused, **values)

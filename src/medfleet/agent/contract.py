@@ -24,7 +24,13 @@ Image-repository target (one released artifact, or a delta between two), custom 
 Director target (the instruction for one device), custom field ``medfleet``::
 
     {"device_id": "…", "release_id": "R-12", "version_number": 430,
-     "delta_path": "IP-100/deltas/….delta" | null}
+     "delta_path": "IP-100/deltas/….delta" | null,
+     "install_after": "2026-03-07T07:00:00Z" | null, "install_before": "…Z" | null}
+
+``install_after`` / ``install_before`` bound the install window ``[after, before)`` in UTC: the
+device may download at any time but takes itself out of service to install only inside it.
+A missing key means the same as null: no bound on that side (directors older than the window
+fields did not write them).
 
 The director's target path equals the image target's path and must carry the same length and
 hashes; a delta it names must be an image-repository target whose ``to_path`` is that path.
@@ -34,6 +40,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 CUSTOM_KEY = "medfleet"
@@ -190,23 +197,80 @@ class DeltaInfo:
         )
 
 
+def utc_text(value: datetime) -> str:
+    """``value`` as ISO 8601 in UTC with a ``Z`` suffix (the wire form of every instant).
+
+    Raises:
+        ContractError: ``value`` is naive.
+    """
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ContractError(f"{value!r} has no time zone; instants must be UTC")
+    return value.astimezone(UTC).isoformat().removesuffix("+00:00") + "Z"
+
+
+def parse_utc(name: str, text: object) -> datetime:
+    """Parse an instant written by ``utc_text`` (ISO 8601, ``Z`` suffix), as aware UTC.
+
+    Raises:
+        ContractError: not a string, not ISO 8601, or not UTC with a ``Z`` suffix.
+    """
+    if not isinstance(text, str) or not text.endswith("Z"):
+        raise ContractError(f"{name} must be an ISO 8601 UTC time ending in 'Z'")
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ContractError(f"{name} {text!r} is not an ISO 8601 time") from exc
+    if value.utcoffset() != timedelta(0):
+        raise ContractError(f"{name} must be UTC")
+    return value.astimezone(UTC)
+
+
+def _optional_utc(section: dict[str, Any], name: str) -> datetime | None:
+    value = section.get(name)
+    return None if value is None else parse_utc(name, value)
+
+
 @dataclass(frozen=True, slots=True)
 class Instruction:
-    """The custom fields of a director target: install this image on this device."""
+    """The custom fields of a director target: install this image on this device.
+
+    ``install_after`` / ``install_before`` (aware; kept in UTC) bound the window
+    ``[install_after, install_before)`` in which the device may install; None leaves that side
+    open.
+
+    Raises:
+        ContractError: a bound is naive, or the window is empty (``after >= before``).
+    """
 
     device_id: str
     release_id: str
     version_number: int
     delta_path: str | None = None
+    install_after: datetime | None = None
+    install_before: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("install_after", "install_before"):
+            value = getattr(self, name)
+            if value is not None:
+                if value.tzinfo is None or value.utcoffset() is None:
+                    raise ContractError(f"{name} has no time zone; it must be UTC")
+                object.__setattr__(self, name, value.astimezone(UTC))
+        after, before = self.install_after, self.install_before
+        if after is not None and before is not None and after >= before:
+            raise ContractError(f"install window is empty: {utc_text(after)} >= {utc_text(before)}")
 
     def to_custom(self) -> dict[str, Any]:
         """The ``custom`` dict of the director's TUF target file."""
+        after, before = self.install_after, self.install_before
         return {
             CUSTOM_KEY: {
                 "device_id": self.device_id,
                 "release_id": self.release_id,
                 "version_number": self.version_number,
                 "delta_path": self.delta_path,
+                "install_after": None if after is None else utc_text(after),
+                "install_before": None if before is None else utc_text(before),
             }
         }
 
@@ -215,7 +279,8 @@ class Instruction:
         """Parse a director target's ``custom`` dict.
 
         Raises:
-            ContractError: a field is missing or mistyped.
+            ContractError: a field is missing or mistyped, a window bound is not an ISO 8601
+                UTC time with a ``Z`` suffix, or the window is empty.
         """
         section = _medfleet(custom)
         delta = section.get("delta_path")
@@ -226,4 +291,6 @@ class Instruction:
             release_id=_field(section, "release_id", str),
             version_number=_field(section, "version_number", int),
             delta_path=delta,
+            install_after=_optional_utc(section, "install_after"),
+            install_before=_optional_utc(section, "install_before"),
         )

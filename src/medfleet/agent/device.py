@@ -25,6 +25,7 @@ from pathlib import Path
 
 from medfleet.agent.atomic import read_json, remove_durable, write_bytes_atomic, write_json_atomic
 from medfleet.agent.boot_env import SlotName
+from medfleet.agent.clock import Clock
 from medfleet.agent.install_state import Target
 from medfleet.agent.installer import Installer, Observer
 from medfleet.agent.slots import (
@@ -186,8 +187,15 @@ class SimulatedDevice:
         """Make health checks fail with ``detail`` (a bad release), or pass with None."""
         self.health.set_failure(detail)
 
-    def installer(self, *, trial_tries: int = 3, observer: Observer | None = None) -> Installer:
-        """An ``Installer`` wired to this device's slots, boot control, checks and dirs."""
+    def installer(
+        self,
+        *,
+        trial_tries: int = 3,
+        observer: Observer | None = None,
+        clock: Clock | None = None,
+    ) -> Installer:
+        """An ``Installer`` wired to this device's slots, boot control, checks and dirs
+        (``clock`` defaults to the system clock)."""
         return Installer(
             state_dir=self.state_dir,
             config_dir=self.config_dir,
@@ -198,6 +206,7 @@ class SimulatedDevice:
             rebooter=self,
             trial_tries=trial_tries,
             observer=observer,
+            clock=clock,
         )
 
     def describe(self) -> str:

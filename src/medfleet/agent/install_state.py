@@ -16,18 +16,32 @@ always safe. Where the facts cannot tell whether the trial was armed (``trial_bo
 the old slot running, no trial pending), the attempt is rolled back, never re-armed: a new
 image that cannot even start the agent would otherwise be tried forever.
 
+Nothing is written to a slot and no trial is armed while the device is in clinical use or
+outside its install window (``DeviceFacts.window_wait``): the attempt stops ``deferred`` in
+its phase and resumes from there. Downloading is allowed at any time.
+
+Downtime: the record carries when the device left clinical service and when it came back
+(``InstallRecord.advance`` with ``at``). It leaves when ``trial_boot`` is persisted — the last
+clinical-use and window checks passed, the configuration is backed up, and the trial reboot
+comes next; it returns when ``committed`` (the new version passed its health check and is
+marked good) or ``rolled_back`` (the old version boots again with its configuration restored)
+is persisted. Both instants are written in the same atomic record write as the phase, so a
+power loss in between keeps the departure and the return includes the time without power.
+A failed attempt never left service (every failure happens before ``trial_boot``).
+
 ``next_step`` returns a ``Step``: actions to run in order (``Do`` an effect, ``Persist`` a
 phase), and whether to stop afterwards (with the outcome to report) or to ask again.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from medfleet.agent.boot_env import SlotName, other_slot, parse_slot
+from medfleet.agent.contract import parse_utc, utc_text
 from medfleet.agent.errors import (
     InvalidTargetError,
     InvalidTransitionError,
@@ -35,9 +49,25 @@ from medfleet.agent.errors import (
     StateCorruptError,
 )
 from medfleet.agent.slots import SlotVersion
+from medfleet.agent.target import Target
 
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-_SHA512 = re.compile(r"[0-9a-f]{128}")
+__all__ = [
+    "PRE_ARM",
+    "TERMINAL",
+    "TRANSITIONS",
+    "Action",
+    "DeviceFacts",
+    "Do",
+    "Effect",
+    "InstallRecord",
+    "Outcome",
+    "Persist",
+    "Phase",
+    "Step",
+    "Target",
+    "next_step",
+    "outcome_of",
+]
 
 
 class Phase(StrEnum):
@@ -101,62 +131,13 @@ class Effect(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
-    """The image to install, as the verified metadata describes it."""
-
-    path: str
-    length: int
-    sha256: str
-    sha512: str
-    version: str
-    version_number: int
-
-    def __post_init__(self) -> None:
-        if not self.path or not self.version:
-            raise InvalidTargetError("target path and version must not be empty")
-        if isinstance(self.length, bool) or not isinstance(self.length, int) or self.length < 0:
-            raise InvalidTargetError(f"target length {self.length!r} is not a size")
-        if isinstance(self.version_number, bool) or not isinstance(self.version_number, int):
-            raise InvalidTargetError("target version_number must be an integer")
-        if not _SHA256.fullmatch(self.sha256) or not _SHA512.fullmatch(self.sha512):
-            raise InvalidTargetError("target hashes must be lower-case hex sha256 and sha512")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "path": self.path,
-            "length": self.length,
-            "sha256": self.sha256,
-            "sha512": self.sha512,
-            "version": self.version,
-            "version_number": self.version_number,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Any) -> Target:
-        """Parse ``to_dict`` output.
-
-        Raises:
-            InvalidTargetError: a field is missing or invalid.
-        """
-        if not isinstance(data, dict):
-            raise InvalidTargetError("target is not an object")
-        try:
-            return cls(
-                path=data["path"],
-                length=data["length"],
-                sha256=data["sha256"],
-                sha512=data["sha512"],
-                version=data["version"],
-                version_number=data["version_number"],
-            )
-        except (KeyError, TypeError) as exc:
-            raise InvalidTargetError(f"target field missing or mistyped: {exc!r}") from exc
-
-
-@dataclass(frozen=True, slots=True)
 class InstallRecord:
-    """The persisted state of one install attempt."""
+    """The persisted state of one install attempt.
+
+    ``left_service_at`` / ``returned_to_service_at`` (aware UTC) are set by ``advance`` (see
+    the module docstring); ``returned_to_service_at`` is never earlier than
+    ``left_service_at``, even if the device's clock was stepped back in between.
+    """
 
     attempt_id: str
     target: Target
@@ -165,21 +146,34 @@ class InstallRecord:
     trial_tries: int
     phase: Phase = Phase.IDLE
     detail: str | None = None
+    left_service_at: datetime | None = None
+    returned_to_service_at: datetime | None = None
 
     @property
     def target_slot(self) -> SlotName:
         """The slot being installed: always the one that was not running at the start."""
         return other_slot(self.from_slot)
 
-    def advance(self, phase: Phase, detail: str | None = None) -> InstallRecord:
-        """The record in ``phase``.
+    def advance(
+        self, phase: Phase, detail: str | None = None, *, at: datetime | None = None
+    ) -> InstallRecord:
+        """The record in ``phase``; with ``at`` (the time of the move, aware), entering
+        ``trial_boot`` stamps ``left_service_at`` and entering ``committed`` or ``rolled_back``
+        after a departure stamps ``returned_to_service_at`` (at the earliest the departure).
 
         Raises:
             InvalidTransitionError: ``TRANSITIONS`` does not allow the move.
         """
         if phase not in TRANSITIONS[self.phase]:
             raise InvalidTransitionError(f"{self.phase} -> {phase} is not allowed")
-        return replace(self, phase=phase, detail=detail)
+        left, returned = self.left_service_at, self.returned_to_service_at
+        if at is not None and phase is Phase.TRIAL_BOOT:
+            left = at
+        elif at is not None and phase in (Phase.COMMITTED, Phase.ROLLED_BACK) and left is not None:
+            returned = max(at, left)
+        return replace(
+            self, phase=phase, detail=detail, left_service_at=left, returned_to_service_at=returned
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (what the state file holds)."""
@@ -191,11 +185,14 @@ class InstallRecord:
             "trial_tries": self.trial_tries,
             "phase": self.phase.value,
             "detail": self.detail,
+            "left_service_at": _optional_text(self.left_service_at),
+            "returned_to_service_at": _optional_text(self.returned_to_service_at),
         }
 
     @classmethod
     def from_dict(cls, data: Any) -> InstallRecord:
-        """Parse ``to_dict`` output.
+        """Parse ``to_dict`` output (a record without the service instants, written by an
+        older agent, has neither).
 
         Raises:
             StateCorruptError: anything that ``to_dict`` cannot have produced.
@@ -212,6 +209,8 @@ class InstallRecord:
                 trial_tries=data["trial_tries"],
                 phase=Phase(data["phase"]),
                 detail=data["detail"],
+                left_service_at=_optional_time(data, "left_service_at"),
+                returned_to_service_at=_optional_time(data, "returned_to_service_at"),
             )
         except (KeyError, TypeError, ValueError, InvalidTargetError, SlotError) as exc:
             raise StateCorruptError(f"install record is invalid: {exc!r}") from exc
@@ -220,6 +219,16 @@ class InstallRecord:
         if record.detail is not None and not isinstance(record.detail, str):
             raise StateCorruptError("install record detail is not text")
         return record
+
+
+def _optional_text(value: datetime | None) -> str | None:
+    return None if value is None else utc_text(value)
+
+
+def _optional_time(data: dict[str, Any], name: str) -> datetime | None:
+    """Raises ContractError (a ValueError) for anything ``utc_text`` cannot have written."""
+    value = data.get(name)
+    return None if value is None else parse_utc(name, value)
 
 
 def outcome_of(phase: Phase) -> Outcome:
@@ -233,12 +242,17 @@ def outcome_of(phase: Phase) -> Outcome:
 
 @dataclass(frozen=True, slots=True)
 class DeviceFacts:
-    """What the installer observes before each decision."""
+    """What the installer observes before each decision.
+
+    ``window_wait`` is why the install window forbids leaving service now
+    (``medfleet.agent.window.InstallWindow.wait_reason``), None when it allows it.
+    """
 
     booted_slot: SlotName
     primary_slot: SlotName
     trial_pending: bool
     clinical_use: bool
+    window_wait: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +314,8 @@ def _before_trial(record: InstallRecord, facts: DeviceFacts, continue_install: b
     if facts.clinical_use:
         detail = f"device in clinical use; install waits at {record.phase}"
         return Step((), stop=Outcome.DEFERRED, detail=detail)
+    if facts.window_wait is not None:
+        return Step((), stop=Outcome.DEFERRED, detail=facts.window_wait)
     if record.phase is Phase.DOWNLOADED:
         return Step((Persist(Phase.WRITING),))
     if record.phase is Phase.WRITING:

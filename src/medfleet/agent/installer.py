@@ -10,7 +10,11 @@ Guarantees:
 - the running slot is never written; a slot claims a version only after it was read back and
   its length, sha256 and sha512 matched the target;
 - nothing is written to a slot, and no trial reboot happens, while the device is in clinical
-  use: ``install`` returns ``deferred`` and resumes from the same phase next time;
+  use or outside the install window (``medfleet.agent.window``): ``install`` returns
+  ``deferred`` and resumes from the same phase next time; downloading goes on regardless;
+- the record holds when the attempt took the device out of clinical service and when it came
+  back (read from the injected ``clock`` and persisted with the phase that marks them, see
+  ``medfleet.agent.install_state``), so they survive a power loss in between;
 - the configuration directory is backed up while the old version last runs (right before the
   trial is armed) and restored on rollback;
 - after a power loss or a crash at any point, ``recover`` (which ``install`` runs first)
@@ -29,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from medfleet.agent.artifact import ArtifactSource, LocalFileSource
 from medfleet.agent.atomic import (
     fsync_dir,
     fsync_file,
@@ -39,6 +44,7 @@ from medfleet.agent.atomic import (
     replace_tree,
     write_json_atomic,
 )
+from medfleet.agent.clock import Clock, SystemClock
 from medfleet.agent.errors import DeviceNotSettledError, FetchError, InstallStuckError, SlotError
 from medfleet.agent.install_state import (
     PRE_ARM,
@@ -56,7 +62,6 @@ from medfleet.agent.install_state import (
 )
 from medfleet.agent.reports import ReportContent, ReportTarget
 from medfleet.agent.slots import (
-    CHUNK_SIZE,
     BootControl,
     ClinicalState,
     HealthCheck,
@@ -64,51 +69,22 @@ from medfleet.agent.slots import (
     SlotVersion,
     digest_file,
 )
+from medfleet.agent.window import InstallWindow
+
+__all__ = [
+    "MAX_STEPS",
+    "RECORD_FILE",
+    "ArtifactSource",
+    "Checkpoint",
+    "InstallResult",
+    "Installer",
+    "LocalFileSource",
+    "Observer",
+    "Rebooter",
+]
 
 RECORD_FILE = "install.json"
 MAX_STEPS = 64
-
-
-class ArtifactSource(Protocol):
-    """Where the target's bytes come from (local file, HTTP with Range, delta, bundle).
-
-    A source is made for one target and knows its length; it must never write more.
-    """
-
-    def fetch(self, dest_partial_path: Path) -> None:
-        """Complete ``dest_partial_path``: append the bytes after those already in it.
-
-        The file may be absent (start from zero) or hold a prefix from an interrupted fetch.
-        The installer verifies length and hashes afterwards; the source need not.
-
-        Raises:
-            FetchError: the bytes cannot be had now; what arrived stays for the next resume.
-        """
-        ...
-
-
-class LocalFileSource:
-    """An artifact already on the device (tests, the bench, a mounted bundle)."""
-
-    def __init__(self, path: Path, chunk_size: int = CHUNK_SIZE) -> None:
-        self.path = path
-        self.chunk_size = chunk_size
-
-    def fetch(self, dest_partial_path: Path) -> None:
-        """Append from offset ``size of the partial file``, in chunks.
-
-        Raises:
-            FetchError: the artifact file is missing.
-        """
-        have = dest_partial_path.stat().st_size if dest_partial_path.exists() else 0
-        try:
-            reader = self.path.open("rb")
-        except FileNotFoundError as exc:
-            raise FetchError(f"artifact {self.path} is not available") from exc
-        with reader, dest_partial_path.open("ab") as writer:
-            reader.seek(have)
-            while chunk := reader.read(self.chunk_size):
-                writer.write(chunk)
 
 
 class Rebooter(Protocol):
@@ -161,6 +137,7 @@ class Installer:
         rebooter: Rebooter,
         trial_tries: int = 3,
         observer: Observer | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.config_dir = config_dir
@@ -171,6 +148,7 @@ class Installer:
         self.rebooter = rebooter
         self.trial_tries = trial_tries
         self.observer = observer
+        self.clock: Clock = clock or SystemClock()
         self._downloads = state_dir / "downloads"
         self._backup = state_dir / "config-backup"
         self._downloads.mkdir(parents=True, exist_ok=True)
@@ -198,12 +176,17 @@ class Installer:
         record = self.record()
         if record is None:
             return InstallResult(None, Phase.IDLE, None, None)
-        return self._drive(record, None)
+        return self._drive(record, None, None)
 
-    def install(self, target: Target, source: ArtifactSource) -> InstallResult:
+    def install(
+        self, target: Target, source: ArtifactSource, window: InstallWindow | None = None
+    ) -> InstallResult:
         """Install ``target`` (resuming a paused attempt at the same target).
 
-        A paused attempt at another target is abandoned (``failed``, superseded) first.
+        A paused attempt at another target is abandoned (``failed``, superseded) first. The
+        download happens whenever this is called; the install proper only while the clock is
+        inside ``window`` (None: no window). Outside it the result is ``deferred`` with a
+        detail naming the window, and an instruction whose window has closed is not installed.
 
         Raises:
             DeviceNotSettledError: a trial is pending that no install record accounts for.
@@ -213,7 +196,7 @@ class Installer:
         record = self.record()
         if record is not None and record.phase in PRE_ARM and record.target != target:
             detail = f"superseded by {target.version} ({target.sha256[:12]})"
-            record = self._persist(record.advance(Phase.FAILED, detail))
+            record = self._persist(self._advance(record, Phase.FAILED, detail))
             self._cleanup()
         if record is None or record.phase in TERMINAL:
             status = self.boot.status()
@@ -227,10 +210,11 @@ class Installer:
                 from_version=self.slots.version_of(booted),
                 trial_tries=self.trial_tries,
             )
-        return self._drive(record, source)
+        return self._drive(record, source, window)
 
     def report_content(self, result: InstallResult) -> ReportContent:
-        """What a status report should state now: the running slot and version, and ``result``."""
+        """What a status report should state now: the running slot and version, whether the
+        device is in clinical use, and ``result`` (with the attempt's service instants)."""
         booted = self.boot.status().booted_slot
         version = self.slots.version_of(booted)
         record = result.record
@@ -249,9 +233,14 @@ class Installer:
                 version_number=record.target.version_number,
                 sha256=record.target.sha256,
             ),
+            in_clinical_use=self.clinical.in_clinical_use(),
+            left_service_at=None if record is None else record.left_service_at,
+            returned_to_service_at=None if record is None else record.returned_to_service_at,
         )
 
-    def _drive(self, record: InstallRecord, source: ArtifactSource | None) -> InstallResult:
+    def _drive(
+        self, record: InstallRecord, source: ArtifactSource | None, window: InstallWindow | None
+    ) -> InstallResult:
         for _ in range(MAX_STEPS):
             status = self.boot.status()
             facts = DeviceFacts(
@@ -259,6 +248,7 @@ class Installer:
                 primary_slot=status.primary_slot,
                 trial_pending=status.trial_pending,
                 clinical_use=self.clinical.in_clinical_use(),
+                window_wait=None if window is None else window.wait_reason(self.clock.now()),
             )
             step = next_step(record, facts, continue_install=source is not None)
             record, stopped = self._run(step, record, source)
@@ -274,15 +264,18 @@ class Installer:
         """Run ``step``'s actions; the detail of an effect failure that stops the install."""
         for action in step.actions:
             if isinstance(action, Persist):
-                record = self._persist(record.advance(action.phase, action.detail))
+                record = self._persist(self._advance(record, action.phase, action.detail))
                 continue
             ok, detail = self._perform(action, record, source)
             self._notify(Checkpoint(record.attempt_id, record.phase, action.effect))
             if not ok and action.on_failure is None:
                 return record, detail
             if not ok and action.on_failure is not None:
-                return self._persist(record.advance(action.on_failure, detail)), None
+                return self._persist(self._advance(record, action.on_failure, detail)), None
         return record, None
+
+    def _advance(self, record: InstallRecord, phase: Phase, detail: str | None) -> InstallRecord:
+        return record.advance(phase, detail, at=self.clock.now())
 
     def _persist(self, record: InstallRecord) -> InstallRecord:
         write_json_atomic(self.state_dir / RECORD_FILE, record.to_dict())

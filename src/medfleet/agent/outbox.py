@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -27,26 +27,21 @@ from medfleet.agent.atomic import (
     remove_stale_temp_files,
     write_json_atomic,
 )
+from medfleet.agent.clock import Clock, SystemClock
 from medfleet.agent.contract import check_name
 from medfleet.agent.errors import DeliveryError, StateCorruptError
 from medfleet.agent.identity import DeviceIdentity
 from medfleet.agent.reports import FIRST_SEQ, ReportContent, StatusReport, sign_report
 
-
-class Clock(Protocol):
-    """A source of timezone-aware UTC time (``medfleet.clock.FrozenClock`` fits)."""
-
-    def now(self) -> datetime:
-        """The current time, timezone-aware UTC."""
-        ...
-
-
-class SystemClock:
-    """The machine's clock."""
-
-    def now(self) -> datetime:
-        """The current time, timezone-aware UTC."""
-        return datetime.now(UTC)
+__all__ = [
+    "Backoff",
+    "Clock",
+    "DeliveryResult",
+    "Outbox",
+    "PendingReport",
+    "ReportTransport",
+    "SystemClock",
+]
 
 
 @dataclass(frozen=True, slots=True)

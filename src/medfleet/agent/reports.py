@@ -8,6 +8,12 @@ install attempt stands. The document is canonical JSON (sorted keys, no whitespa
 and the Ed25519 signature covers ``REPORT_DOMAIN + canonical_json(report)``, so a signature
 made for any other purpose with the same key never verifies as a report.
 
+Besides the install state, a report says whether the device was in clinical use when it was
+made (``in_clinical_use``) and, once an attempt took the device out of clinical service, when
+it left and when it returned (``left_service_at`` / ``returned_to_service_at``, ISO 8601 UTC
+with a ``Z`` suffix; see ``medfleet.agent.install_state`` for the exact instants). These three
+keys may be absent (agents older than them did not send them), which means null.
+
 ``verify_report`` is pure and is what the server imports: it rejects unsigned, wrongly signed,
 malformed and non-canonical documents. Replay and foreign-device checks are the server's: it
 calls ``verify_report`` with the key of the device the request authenticates as, then checks
@@ -22,14 +28,14 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from medfleet.agent.contract import ContractError, check_name
+from medfleet.agent.contract import ContractError, check_name, parse_utc, utc_text
 from medfleet.agent.errors import MalformedReportError, ReportSignatureError, UnsignedReportError
 from medfleet.agent.identity import DeviceIdentity, key_id_of
 from medfleet.agent.install_state import Outcome, Phase
@@ -61,7 +67,8 @@ class ReportTarget:
 
 @dataclass(frozen=True, slots=True)
 class ReportContent:
-    """What the device states: the running version and where its last install stands."""
+    """What the device states: the running version, where its last install stands, whether it
+    is in clinical use, and when the attempt took it out of service and back (aware UTC)."""
 
     active_slot: str
     active_version: str | None
@@ -70,6 +77,25 @@ class ReportContent:
     outcome: str | None
     detail: str | None
     target: ReportTarget | None
+    in_clinical_use: bool | None = None
+    left_service_at: datetime | None = None
+    returned_to_service_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The content's keys of the ``report`` object (instants as ``utc_text``)."""
+        left, returned = self.left_service_at, self.returned_to_service_at
+        return {
+            "active_slot": self.active_slot,
+            "active_version": self.active_version,
+            "active_version_number": self.active_version_number,
+            "install_phase": self.install_phase,
+            "outcome": self.outcome,
+            "detail": self.detail,
+            "target": None if self.target is None else asdict(self.target),
+            "in_clinical_use": self.in_clinical_use,
+            "left_service_at": None if left is None else utc_text(left),
+            "returned_to_service_at": None if returned is None else utc_text(returned),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +110,11 @@ class StatusReport:
     def to_dict(self) -> dict[str, Any]:
         """The ``report`` object of the document."""
         stamp = self.time.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
-        return {"device_id": self.device_id, "seq": self.seq, "time": stamp} | asdict(self.content)
+        return {
+            "device_id": self.device_id,
+            "seq": self.seq,
+            "time": stamp,
+        } | self.content.to_dict()
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,16 +159,54 @@ def _get(data: dict[str, Any], name: str, kind: type, *, optional: bool = False)
     return value
 
 
-def _exact_keys(data: Any, keys: set[str], what: str) -> dict[str, Any]:
-    if not isinstance(data, dict) or set(data) != keys:
-        _malformed(f"{what} must be an object with exactly {sorted(keys)}")
+def _exact_keys(
+    data: Any, keys: set[str], what: str, optional: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    if not isinstance(data, dict) or not keys <= set(data) <= keys | optional:
+        listed = f"exactly {sorted(keys)}" + (
+            f" and optionally {sorted(optional)}" * bool(optional)
+        )
+        _malformed(f"{what} must be an object with {listed}")
     return data
 
 
 # The server records "no report yet" as 0 and accepts only a higher seq: devices start at 1.
 FIRST_SEQ = 1
-REPORT_KEYS = {"device_id", "seq", "time"} | {f.name for f in fields(ReportContent)}
-TARGET_KEYS = {f.name for f in fields(ReportTarget)}
+OPTIONAL_REPORT_KEYS = frozenset({"in_clinical_use", "left_service_at", "returned_to_service_at"})
+REPORT_KEYS = {
+    "device_id",
+    "seq",
+    "time",
+    "active_slot",
+    "active_version",
+    "active_version_number",
+    "install_phase",
+    "outcome",
+    "detail",
+    "target",
+}
+TARGET_KEYS = {"path", "version", "version_number", "sha256"}
+
+
+def _instant(data: dict[str, Any], name: str) -> datetime | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    try:
+        return parse_utc(f"report {name}", value)
+    except ContractError as exc:
+        raise MalformedReportError(str(exc)) from exc
+
+
+def _service_fields(data: dict[str, Any]) -> tuple[bool | None, datetime | None, datetime | None]:
+    in_use = data.get("in_clinical_use")
+    if in_use is not None and not isinstance(in_use, bool):
+        _malformed("report field 'in_clinical_use' must be true, false or null")
+    left = _instant(data, "left_service_at")
+    returned = _instant(data, "returned_to_service_at")
+    if returned is not None and (left is None or returned < left):
+        _malformed("report returned_to_service_at needs an earlier or equal left_service_at")
+    return in_use, left, returned
 
 
 def report_from_dict(data: Any) -> StatusReport:
@@ -147,7 +215,7 @@ def report_from_dict(data: Any) -> StatusReport:
     Raises:
         MalformedReportError: a key is missing or extra, or a value is mistyped or invalid.
     """
-    data = _exact_keys(data, REPORT_KEYS, "report")
+    data = _exact_keys(data, REPORT_KEYS, "report", OPTIONAL_REPORT_KEYS)
     try:
         device_id = check_name("device id", _get(data, "device_id", str))
     except ContractError as exc:
@@ -176,6 +244,7 @@ def report_from_dict(data: Any) -> StatusReport:
             version_number=_get(target, "version_number", int),
             sha256=target["sha256"],
         )
+    in_use, left, returned = _service_fields(data)
     content = ReportContent(
         active_slot=data["active_slot"],
         active_version=_get(data, "active_version", str, optional=True),
@@ -184,6 +253,9 @@ def report_from_dict(data: Any) -> StatusReport:
         outcome=outcome,
         detail=_get(data, "detail", str, optional=True),
         target=target,
+        in_clinical_use=in_use,
+        left_service_at=left,
+        returned_to_service_at=returned,
     )
     return StatusReport(device_id, seq, time, content)
 

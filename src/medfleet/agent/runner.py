@@ -6,17 +6,19 @@ random source, HTTP pool, report transport and TUF fetcher are injected.
 
 One ``check_once``:
 
-1. ``Installer.recover`` settles an install a crash or power loss interrupted;
+1. ``Installer.recover`` settles an install a crash or power loss interrupted; a change of
+   clinical use since the last report is reported (``StatusReporter``);
 2. pending reports are delivered (``Outbox``, backoff on failure);
 3. the director's ``timestamp.json`` is polled with the stored ETag; on ``304``, with a full
    check done within ``full_check_interval`` and no paused install, the cycle ends here;
 4. otherwise ``check_for_update`` decides. ``Install``: the image is built from the director's
    delta when it starts from the running image (``DeltaSource``, falling back to the full image)
-   or downloaded in full, then installed by the ``Installer`` (which defers while the device is
-   in clinical use and resumes next cycle). ``Rejected``: nothing is installed; a non-transient
+   or downloaded in full, then installed by the ``Installer`` inside the instruction's install
+   window (it defers while the device is in clinical use or outside the window, and resumes
+   next cycle; the download happens regardless). ``Rejected``: nothing is installed; a non-transient
    reason is reported once per distinct reason, never again until the decision changes;
-5. the installer's state is reported whenever it changed (signed, through the outbox), and the
-   outbox is delivered again.
+5. the installer's state is reported whenever it changed (signed, through the outbox; rules in
+   ``medfleet.agent.reporting``), and the outbox is delivered again.
 
 Guarantees: nothing is installed unless both repositories agree (``check_for_update``); the ETag
 is remembered only after a full check that reached the repositories, so a ``304`` never hides
@@ -47,7 +49,7 @@ from medfleet.agent.device import SimulatedDevice
 from medfleet.agent.download import default_pool
 from medfleet.agent.errors import InstallError, InvalidTargetError
 from medfleet.agent.identity import DeviceIdentity as DeviceKey
-from medfleet.agent.install_state import PRE_ARM, TERMINAL, Outcome, Phase
+from medfleet.agent.install_state import PRE_ARM, TERMINAL
 from medfleet.agent.installer import (
     Installer,
     InstallResult,
@@ -57,9 +59,11 @@ from medfleet.agent.installer import (
 from medfleet.agent.outbox import Backoff, Clock, Outbox, ReportTransport, SystemClock
 from medfleet.agent.poll import PollError, PollResult, poll_director
 from medfleet.agent.report_http import HttpReportTransport
+from medfleet.agent.reporting import StatusReporter
 from medfleet.agent.sources import DeltaSource, FullImageSource, SourceKind, install_target
 from medfleet.agent.status import Action, CheckOutcome, action_for, status_dict
 from medfleet.agent.updates import check_for_update
+from medfleet.agent.window import InstallWindow
 
 LOG = logging.getLogger(__name__)
 DEFAULT_FULL_CHECK_INTERVAL = timedelta(days=1)
@@ -123,6 +127,7 @@ class Agent:
             rebooter=device,
             trial_tries=trial_tries,
             observer=observer,
+            clock=self.clock,
         )
         self.outbox = Outbox(
             layout.outbox_dir,
@@ -132,6 +137,7 @@ class Agent:
             rng=self.rng,
             backoff=backoff,
         )
+        self.reporter = StatusReporter(layout, self.installer, self.outbox)
 
     @classmethod
     def open(cls, state_dir: Path, device_dir: Path | None = None, **options: Any) -> Agent:
@@ -163,7 +169,8 @@ class Agent:
         state = self.layout.load_poll_state()
         recovered = self.installer.recover()
         if recovered.record is None or recovered.phase in TERMINAL:
-            state = self._report_install(state, recovered)
+            state = self.reporter.install_result(state, recovered)
+        state = self.reporter.clinical_use(state)
         sent = self.outbox.deliver(self.transport).sent
         paused = recovered.record is not None and recovered.phase in PRE_ARM
         try:
@@ -220,7 +227,7 @@ class Agent:
             )
         else:
             source = FullImageSource(decision.image, self.http)
-        result = self.installer.install(target, source)
+        result = self.installer.install(target, source, InstallWindow.of(decision.instruction))
         # None: the bytes were complete already (an install resumed after a deferral).
         return self._installed_outcome(decision, result, source.used, state, now)
 
@@ -232,7 +239,7 @@ class Agent:
         state: PollState,
         now: datetime,
     ) -> tuple[CheckOutcome, PollState]:
-        state = self._report_install(state, result)
+        state = self.reporter.install_result(state, result)
         if result.phase in TERMINAL:
             shutil.rmtree(self.layout.downloads_dir, ignore_errors=True)
         outcome = CheckOutcome(
@@ -249,34 +256,7 @@ class Agent:
         if decision.transient or key == state.last_rejection:
             return outcome, state
         LOG.warning("update rejected: %s", detail)
-        record = self.installer.record()
-        phase = record.phase if record is not None and record.phase not in TERMINAL else None
-        idle = InstallResult(None, phase or Phase.IDLE, None, None)
-        content = replace(
-            self.installer.report_content(idle),
-            outcome=Outcome.FAILED.value,
-            detail=f"rejected {detail}"[:2000],
-        )
-        self.outbox.enqueue(content)
-        state = replace(state, last_rejection=key)
-        self.layout.save_poll_state(state)
-        return outcome, state
-
-    def _report_install(self, state: PollState, result: InstallResult) -> PollState:
-        """Enqueue a report of ``result`` unless this very state was reported already."""
-        record = result.record
-        if record is None:
-            if state.last_report_key is not None:
-                return state
-            key = "attested"  # the first report after enrollment: which version runs here
-        else:
-            key = f"{record.attempt_id}:{result.phase.value}:{result.outcome}"
-            if key == state.last_report_key:
-                return state
-        self.outbox.enqueue(self.installer.report_content(result))
-        state = replace(state, last_report_key=key)
-        self.layout.save_poll_state(state)
-        return state
+        return outcome, self.reporter.rejection(state, key, detail)
 
     def _finish(self, outcome: CheckOutcome, state: PollState, sent: int) -> CheckOutcome:
         delivery = self.outbox.deliver(self.transport)
@@ -342,7 +322,8 @@ class Agent:
         except InvalidTargetError as error:
             rejected = Rejected(RejectReason.INVALID_IMAGE_METADATA, str(error), "image")
             return self._rejected(rejected, state, now)
-        result = self.installer.install(target, LocalFileSource(verdict.image_file))
+        window = InstallWindow.of(verdict.decision.instruction)
+        result = self.installer.install(target, LocalFileSource(verdict.image_file), window)
         return self._installed_outcome(verdict.decision, result, "bundle", state, now)
 
     # --- state -------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from medfleet.agent.bundle import BundleInstall
+from medfleet.agent.contract import utc_text
 from medfleet.agent.decision import Decision, Install, Rejected, UpToDate
 from medfleet.agent.install_state import Outcome
 from medfleet.agent.installer import InstallResult
@@ -100,8 +101,14 @@ def decision_dict(decision: object) -> dict[str, Any] | None:
             "sha256": decision.image.sha256,
             "length": decision.image.length,
             "delta": None if decision.delta is None else decision.delta.target.path,
+            "install_after": _instant(decision.instruction.install_after),
+            "install_before": _instant(decision.instruction.install_before),
         }
     return None
+
+
+def _instant(value: datetime | None) -> str | None:
+    return None if value is None else utc_text(value)
 
 
 def outcome_dict(outcome: CheckOutcome) -> dict[str, Any]:

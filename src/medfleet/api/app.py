@@ -33,6 +33,7 @@ from medfleet.fleet.routes import router as fleet_router
 from medfleet.releases.routes import router as releases_router
 from medfleet.releases.static import repository_mount
 from medfleet.risk.routes import router as risk_router
+from medfleet.rollouts.acceptance_routes import router as acceptance_router
 from medfleet.rollouts.routes import router as rollouts_router
 from medfleet.rollouts.window_routes import router as windows_router
 from medfleet.runtime import Runtime
@@ -53,6 +54,7 @@ DOMAIN_ROUTERS = (
     fleet_reports_router,
     windows_router,
     rollouts_router,
+    acceptance_router,
 )
 
 

@@ -18,6 +18,7 @@ from medfleet.fleet.models_cli import app as models_app
 from medfleet.fleet.reports_cli import app as reports_app
 from medfleet.releases.cli import app as releases_app
 from medfleet.risk.cli import app as risk_app
+from medfleet.rollouts.acceptance_cli import app as acceptance_app
 from medfleet.rollouts.cli import app as campaign_app
 from medfleet.rollouts.window_cli import app as windows_app
 from medfleet.sim.cli import demo_command
@@ -47,6 +48,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(windows_app, name="windows")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(reports_app, name="reports")
+app.add_typer(acceptance_app, name="acceptance")
 
 
 @app.command("version")

@@ -1,4 +1,5 @@
-"""``medfleet worker``: run the periodic jobs (metadata refresh) once or until stopped."""
+"""``medfleet worker``: run the periodic jobs (metadata refresh, campaign scheduler) once or
+until stopped."""
 
 from __future__ import annotations
 
@@ -27,9 +28,12 @@ def worker_command(
     ] = int(REFRESH_INTERVAL.total_seconds()),
     as_json: Json = False,
 ) -> None:
-    """Keep signed metadata fresh: every cycle re-signs what expires within 40 minutes.
+    """Run the periodic jobs: keep signed metadata fresh and move campaigns on.
 
-    With --once the exit code is 1 when a job failed. Without it, runs until SIGTERM or Ctrl-C.
+    Every cycle re-signs what expires within 40 minutes and runs one campaign scheduler cycle
+    (start due campaigns, read install results, move phases, pause/abort/complete, give due
+    devices their instructions). Several workers may run at once. With --once the exit code is
+    1 when a job failed. Without it, runs until SIGTERM or Ctrl-C.
     """
 
     def show(results: list[worker.JobResult]) -> None:

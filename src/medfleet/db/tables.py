@@ -14,12 +14,13 @@ from medfleet.fleet import downtime_tables
 from medfleet.fleet import tables as fleet_tables
 from medfleet.releases import tables as releases_tables
 from medfleet.risk import tables as risk_tables
+from medfleet.rollouts import acceptance_tables, window_tables
 from medfleet.rollouts import tables as rollout_tables
-from medfleet.rollouts import window_tables
 from medfleet.trace import tables as trace_tables
 
 metadata = Base.metadata
 __all__ = [
+    "acceptance_tables",
     "accounts_tables",
     "audit_tables",
     "changes_tables",

@@ -1,12 +1,15 @@
 """Device registration and enrollment: who may add a device, and how it gets its identity.
 
-The manufacturer's admins and fleet operators register a device for a hospital and receive a
-one-time enrollment token (shown once, stored as SHA-256, valid for ``ENROLLMENT_TTL``). The
-device runs ``medfleet-agent enroll --server URL --token T``: it creates its Ed25519 key and
-sends the public half with the token; enrollment binds that key to the device and burns the
-token. From then on the key is the device's identity: every status report must be signed by it.
-Enrollment also gives the device its (empty) director repository and answers with the roots of
-the image repository and the director, which the device trusts from then on.
+The manufacturer's admins and fleet operators register a device of a catalogue model
+(``medfleet.fleet.catalog``) for a hospital, optionally at one of its sites and departments,
+with tags, a test-device flag and its GS1 UDI (``medfleet.fleet.device_fields`` holds the
+rules), and receive a one-time enrollment token (shown once, stored as SHA-256, valid for
+``ENROLLMENT_TTL``). The device runs ``medfleet-agent enroll --server URL --token T``: it
+creates its Ed25519 key and sends the public half with the token; enrollment binds that key to
+the device and burns the token. From then on the key is the device's identity: every status
+report must be signed by it. Enrollment also gives the device its (empty) director repository
+and answers with the roots of the image repository and the director, which the device trusts
+from then on.
 Hospital staff see only their own organization's devices; a device of another hospital is
 "not found", never "forbidden", so its existence is not disclosed.
 """
@@ -14,20 +17,19 @@ Hospital staff see only their own organization's devices; a device of another ho
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from medfleet.accounts.model import OrgKind, Principal, Role
-from medfleet.accounts.tables import Organization
-from medfleet.agent.contract import ContractError, check_name
-from medfleet.audit.model import NewEvent
+from medfleet.audit.model import JSONValue, NewEvent
 from medfleet.audit.service import AuditLog
+from medfleet.fleet import device_fields as fields
 from medfleet.fleet.errors import (
     DeviceExistsError,
     DeviceNotFoundError,
@@ -42,7 +44,8 @@ ENROLLMENT_TTL = timedelta(days=7)
 ENROLLMENT_TOKEN_PREFIX = "mfe_"  # noqa: S105 - a prefix, not a secret
 REGISTRARS = (Role.ADMIN, Role.FLEET_OPERATOR)
 ED25519_PUBLIC_KEY_BYTES = 32
-_SERIAL = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._/-]{0,99}")
+PLACE_LOADING = (selectinload(Device.site), selectinload(Device.department))
+"""Loader options for listing devices with their site and department names."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,18 @@ def key_id_of(public_key: bytes) -> str:
     return hashlib.sha256(public_key).hexdigest()
 
 
+def check_registrar(principal: Principal) -> None:
+    """Refuse callers who may not register devices (before anything else is looked at).
+
+    Raises:
+        FleetNotAllowedError: not a manufacturer admin or fleet operator.
+    """
+    if principal.org_kind is not OrgKind.MANUFACTURER or not principal.has_any(*REGISTRARS):
+        raise FleetNotAllowedError(
+            "registering devices needs the manufacturer's admin or fleet operator role"
+        )
+
+
 def register_device(
     session: Session,
     audit: AuditLog,
@@ -79,29 +94,35 @@ def register_device(
     model: str,
     hardware_revision: str,
     serial: str,
+    site_id: int | None = None,
+    department_id: int | None = None,
+    is_test_device: bool = False,
+    tags: Iterable[str] = (),
+    udi: str | None = None,
 ) -> Registration:
     """Register a device for a hospital and issue its enrollment token.
 
+    The model must be in the catalogue (``medfleet.fleet.catalog``) with this hardware
+    revision; the site must be one of the hospital's and the department one of the site's; a
+    UDI (GS1, any spelling ``medfleet.fleet.udi`` reads) must carry the device's serial in (21)
+    if it has one, and the model's GTIN in (01) when the model has a GTIN.
+
     Raises:
         FleetNotAllowedError: the caller is not a manufacturer admin or fleet operator.
-        InvalidDeviceError: a malformed model, revision or serial, or ``org_id`` is no hospital.
+        InvalidDeviceError: a malformed model, revision, serial or tag; ``org_id`` is no
+            hospital; the model or revision is not in the catalogue; a site or department
+            outside the hospital; a UDI that does not parse or fit (``InvalidUdiError``).
         DeviceExistsError: this model and serial are already registered.
     """
-    if principal.org_kind is not OrgKind.MANUFACTURER or not principal.has_any(*REGISTRARS):
-        raise FleetNotAllowedError(
-            "registering devices needs the manufacturer's admin or fleet operator role"
-        )
-    try:
-        check_name("model", model)
-        check_name("hardware revision", hardware_revision)
-    except ContractError as exc:
-        raise InvalidDeviceError(str(exc)) from exc
-    serial = serial.strip()
-    if not _SERIAL.fullmatch(serial):
-        raise InvalidDeviceError("a serial number is 1-100 letters, digits, spaces and ._/-")
-    hospital = session.get(Organization, org_id)
-    if hospital is None or hospital.kind != OrgKind.HOSPITAL:
-        raise InvalidDeviceError(f"organization {org_id} is not a hospital")
+    check_registrar(principal)
+    fields.check_names(model, hardware_revision)
+    serial = fields.check_serial(serial)
+    hospital = fields.hospital_of(session, org_id)
+    catalogued = fields.catalogue_model(session, model)
+    fields.check_revision(catalogued, hardware_revision)
+    site, department = fields.check_placement(session, hospital, site_id, department_id)
+    tag_list = fields.check_tags(tags)
+    parsed_udi = fields.device_udi(udi, serial=serial, model=catalogued)
     duplicate = session.scalar(
         select(Device.id).where(Device.model == model, Device.serial == serial)
     )
@@ -119,19 +140,32 @@ def register_device(
         enrollment_token_sha256=_token_sha256(token),
         enrollment_expires_at=now + ENROLLMENT_TTL,
         last_report_seq=0,
+        site=site,
+        department=department,
+        is_test_device=is_test_device,
+        tags=tag_list,
     )
+    fields.set_udi(device, parsed_udi)
     session.add(device)
     session.flush()
+    details: dict[str, JSONValue] = {
+        "model": model,
+        "hardware_revision": hardware_revision,
+        "serial": serial,
+    }
+    if site is not None:
+        details["site_id"] = site.id
+    if department is not None:
+        details["department_id"] = department.id
+    if is_test_device:
+        details["is_test_device"] = True
+    if tag_list:
+        details["tags"] = list(tag_list)
+    if parsed_udi is not None:
+        details["udi"] = parsed_udi.hri
     audit.record(
         session,
-        NewEvent(
-            principal.actor,
-            org_id,
-            "device.registered",
-            "device",
-            device.device_id,
-            {"model": model, "hardware_revision": hardware_revision, "serial": serial},
-        ),
+        NewEvent(principal.actor, org_id, "device.registered", "device", device.device_id, details),
     )
     return Registration(device, token)
 
@@ -192,7 +226,7 @@ def enroll(
 
 def visible_devices(session: Session, principal: Principal) -> list[Device]:
     """The devices the caller may see: all for manufacturer staff, its own for a hospital."""
-    statement = select(Device).order_by(Device.id)
+    statement = select(Device).order_by(Device.id).options(*PLACE_LOADING)
     if principal.org_kind is OrgKind.HOSPITAL:
         statement = statement.where(Device.org_id == principal.org_id)
     return list(session.scalars(statement))

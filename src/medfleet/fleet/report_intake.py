@@ -5,8 +5,11 @@ A report is accepted only when it verifies with the key the device enrolled with
 device, and carries a sequence number after the last one accepted. The exact report accepted
 last may arrive again (the device did not get the acknowledgement): it is acknowledged as a
 duplicate and changes nothing. Anything else with an old sequence number is a replay and is
-refused. Every accepted report is kept verbatim, updates the device's attested version and
-last-seen time, and is recorded in the audit trail, in one transaction.
+refused. Every accepted report is kept verbatim, updates the device's attested version (and
+its version history, ``medfleet.fleet.history``), its last-seen time and the clinical-use state
+it reported, and is recorded in the audit trail; a report that finishes an install attempt
+also records the attempt and its downtime (``medfleet.fleet.downtime``) — all in one
+transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from medfleet.agent.errors import MalformedReportError, ReportError
 from medfleet.agent.reports import verify_report
 from medfleet.audit.model import NewEvent
 from medfleet.audit.service import AuditLog
+from medfleet.fleet import history
+from medfleet.fleet.downtime import record_install_attempt
 from medfleet.fleet.errors import (
     DeviceNotFoundError,
     ReportNotTrustedError,
@@ -84,10 +89,32 @@ def accept_report(
         )
     )
     content = report.content
+    before = (device.installed_version, device.installed_version_number)
     device.last_report_seq = report.seq
     device.last_seen_at = now
     device.installed_version = content.active_version
     device.installed_version_number = content.active_version_number
+    if content.in_clinical_use is not None:
+        device.in_clinical_use = content.in_clinical_use
+        device.clinical_use_reported_at = report.time
+    history.record_reported_version(
+        session,
+        device,
+        version=content.active_version,
+        version_number=content.active_version_number,
+        seq=report.seq,
+        reported_at=report.time,
+        received_at=now,
+    )
+    record_install_attempt(
+        session,
+        audit,
+        device,
+        report,
+        from_version=before[0],
+        from_version_number=before[1],
+        received_at=now,
+    )
     audit.record(
         session,
         NewEvent(
@@ -102,6 +129,7 @@ def accept_report(
                 "active_version": content.active_version,
                 "install_phase": content.install_phase,
                 "outcome": content.outcome,
+                "in_clinical_use": content.in_clinical_use,
                 "report_sha256": digest,
             },
         ),

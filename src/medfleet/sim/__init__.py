@@ -1,1 +1,3 @@
-"""Simulation: the demo scenario now; the fleet simulator and fault injection later."""
+"""Simulation: the fleet simulator (virtual devices running the real agent over HTTP, with
+faults), the fleet operator's and manufacturer's scripted steps, and the ``medfleet demo``
+scenario built from them."""
