@@ -1,0 +1,1 @@
+"""Cybersecurity: SBOMs, advisories, matching, VEX, exposure per hospital, patch deadlines."""
