@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -15,7 +15,7 @@ from medfleet.cli.context import DataDir, Json, UserOption, acting_as
 from medfleet.cli.output import console, emit_json, handle_errors, report
 from medfleet.rollouts import acceptance, acceptance_policies, acceptance_views
 from medfleet.rollouts.acceptance_errors import AcceptanceNotFoundError
-from medfleet.rollouts.acceptance_tables import AutoApprovalPolicy, SiteAcceptance
+from medfleet.rollouts.acceptance_render import decision_dict, policy_dict
 
 app = typer.Typer(
     help="Hospital acceptance: pending releases, approval per site, auto-approval policies.",
@@ -44,32 +44,6 @@ def resolve_site(session: Session, principal: Principal, site: str) -> int:
     if found is None:
         raise AcceptanceNotFoundError(f"no site named {site!r} in your organization")
     return found
-
-
-def decision_dict(row: SiteAcceptance) -> dict[str, Any]:
-    """A site's decision as ``--json`` prints it."""
-    return {
-        "site_id": row.site_id,
-        "decision": row.decision,
-        "comment": row.comment,
-        "out_of_cycle_consent": row.out_of_cycle_consent,
-        "decided_at": row.decided_at.isoformat(),
-        "production_confirmed_at": None
-        if row.production_confirmed_at is None
-        else row.production_confirmed_at.isoformat(),
-    }
-
-
-def policy_dict(policy: AutoApprovalPolicy) -> dict[str, Any]:
-    """A policy as ``--json`` prints it."""
-    return {
-        "id": policy.id,
-        "org_id": policy.org_id,
-        "site_id": policy.site_id,
-        "urgency": policy.urgency,
-        "confirm_production": policy.confirm_production,
-        "out_of_cycle": policy.out_of_cycle,
-    }
 
 
 def _show(entries: list[acceptance_views.PendingRelease], as_json: bool) -> None:

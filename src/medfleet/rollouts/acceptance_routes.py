@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from medfleet.api.deps import API_PREFIX, CurrentPrincipal, RuntimeDep, unit_of_work
 from medfleet.rollouts import acceptance, acceptance_policies, acceptance_views
-from medfleet.rollouts.acceptance_cli import decision_dict, policy_dict
+from medfleet.rollouts.acceptance_render import decision_dict, policy_dict
 
 router = APIRouter(prefix=f"{API_PREFIX}/acceptance", tags=["acceptance"])
 RELEASE = "/releases/{model}/{version}"
