@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/powerloss.py
 	$(BIN)/python bench/poll.py
 	$(BIN)/python bench/plan.py
+	$(BIN)/python bench/match.py
 	$(BIN)/python bench/sim.py
 
 clean:

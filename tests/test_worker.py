@@ -1,5 +1,6 @@
-"""The worker keeps signed metadata from expiring and moves campaigns on; one failing job does
-not stop the others; ``medfleet serve --with-worker`` runs it in a thread."""
+"""The worker keeps signed metadata from expiring, moves campaigns on and checks patch
+deadlines; one failing job does not stop the others; ``medfleet serve --with-worker`` runs it
+in a thread."""
 
 from __future__ import annotations
 
@@ -25,12 +26,13 @@ from tests.rollouts.campaign_support import Camp, camp
 __all__ = ["camp"]
 
 DEVICE = "dev-0001"
+JOBS = ["refresh-repositories", "advance-campaigns", "check-deadlines"]
 
 
 def refresh_result(runtime: Runtime) -> worker.JobResult:
-    """The refresh job's result of one full cycle (both jobs ran, in order)."""
+    """The refresh job's result of one full cycle (every job ran, in order)."""
     results = worker.run_cycle(runtime)
-    assert [r.name for r in results] == ["refresh-repositories", "advance-campaigns"]
+    assert [r.name for r in results] == JOBS
     assert all(r.ok for r in results), results
     return results[0]
 
@@ -123,8 +125,9 @@ def test_worker_once_on_a_fresh_deployment(tmp_path: Path) -> None:
     assert once.exit_code == 0, once.stdout
     document = json.loads(once.stdout)
     assert document["ok"] is True
-    assert [job["job"] for job in document["jobs"]] == ["refresh-repositories", "advance-campaigns"]
+    assert [job["job"] for job in document["jobs"]] == JOBS
     assert document["jobs"][1]["worked"] == []  # no campaign yet
+    assert document["jobs"][2]["alerts"] == []  # no assessment yet
 
 
 def test_worker_once_without_init_fails_clearly(tmp_path: Path) -> None:
@@ -133,9 +136,11 @@ def test_worker_once_without_init_fails_clearly(tmp_path: Path) -> None:
     document = json.loads(once.stdout)
     assert document["ok"] is False
     assert "medfleet init" in document["jobs"][0]["error"]
-    # the scheduler finds no database tables: a database error fails only its own job
-    assert document["jobs"][1]["ok"] is False
-    assert document["jobs"][1]["error"].startswith("database error: ")
+    # the scheduler and the deadline check find no database tables: a database error fails
+    # only its own job
+    for job in document["jobs"][1:]:
+        assert job["ok"] is False
+        assert job["error"].startswith("database error: ")
 
 
 def test_the_worker_moves_campaigns_on(camp: Camp) -> None:
@@ -172,7 +177,7 @@ def test_serve_with_worker_runs_cycles_in_a_thread_until_it_stops(camp: Camp) ->
         assert thread.is_alive()  # waiting for its next cycle, an hour away
     assert not thread.is_alive()  # leaving the block stopped it without waiting an hour
     assert len(seen) == 1
-    assert [r.ok for r in seen[0]] == [True, True]
+    assert [r.ok for r in seen[0]] == [True, True, True]
     assert camp.statuses(key) == {device.device_id: "assigned"}
 
 

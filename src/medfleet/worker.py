@@ -1,6 +1,6 @@
 """The background worker: periodic jobs that keep the deployment healthy without anyone asking.
 
-Two jobs run, in this order:
+Three jobs run, in this order:
 
 * ``refresh-repositories`` re-signs the online metadata of both update repositories before it
   expires (the director's per-device timestamps live one hour, so the worker runs every ten
@@ -8,11 +8,15 @@ Two jobs run, in this order:
 * ``advance-campaigns`` runs one campaign scheduler cycle
   (``medfleet.rollouts.scheduler.advance_campaigns``): starts due campaigns, reads install
   results, moves phases on, pauses, aborts or completes campaigns and gives due devices their
-  director instructions.
+  director instructions;
+* ``check-deadlines`` runs the vulnerability patch-deadline check
+  (``medfleet.vulns.deadline_alerts.check_deadlines``): notes fixes whose campaign started and
+  alerts every passed, unmet inform or fix deadline once.
 
 Every job is idempotent, so two workers (on PostgreSQL they split the campaigns between them
-with row locks), or a worker restarted mid-cycle, do no harm; a job that fails (a medfleet error,
-an I/O error or a database error) is reported and the others still run.
+with row locks, and a unique constraint lets only one of them raise a deadline alert), or a
+worker restarted mid-cycle, do no harm; a job that fails (a medfleet error, an I/O error or a
+database error) is reported and the others still run.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from medfleet.errors import MedfleetError
 from medfleet.rollouts.scheduler import advance_campaigns
 from medfleet.runtime import Runtime
 from medfleet.signing.distribution import REFRESH_INTERVAL
+from medfleet.vulns.deadline_alerts import deadline_job
 
 LOG = logging.getLogger(__name__)
 
@@ -73,6 +78,7 @@ def advance(runtime: Runtime) -> Mapping[str, object]:
 DEFAULT_JOBS: tuple[Job, ...] = (
     Job("refresh-repositories", refresh_repositories),
     Job("advance-campaigns", advance),
+    Job("check-deadlines", deadline_job),
 )
 
 

@@ -24,6 +24,12 @@ from tests.api import (
     probes_risk,
     probes_rollouts,
     probes_trace,
+    probes_vulns_advisory,
+    probes_vulns_deadline,
+    probes_vulns_exposure,
+    probes_vulns_findings,
+    probes_vulns_sbom,
+    probes_vulns_vex,
     probes_windows,
 )
 from tests.api.helpers import TestClient, count, login
@@ -52,6 +58,12 @@ DOMAIN_PROBES = (
     probes_reports,
     probes_rollouts,
     probes_acceptance,
+    probes_vulns_sbom,
+    probes_vulns_advisory,
+    probes_vulns_findings,
+    probes_vulns_vex,
+    probes_vulns_exposure,
+    probes_vulns_deadline,
 )
 
 B_SECRETS = (

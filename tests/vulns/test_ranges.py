@@ -9,7 +9,13 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from univers.versions import GenericVersion, OpensslVersion, PypiVersion, SemverVersion
+from univers.versions import (
+    GenericVersion,
+    OpensslVersion,
+    PypiVersion,
+    RpmVersion,
+    SemverVersion,
+)
 
 from medfleet.vulns.errors import InvalidVersionRangeError
 from medfleet.vulns.ranges import (
@@ -17,6 +23,7 @@ from medfleet.vulns.ranges import (
     Event,
     EventKind,
     affected,
+    ranges_from_json,
     version_class,
 )
 
@@ -63,7 +70,7 @@ def test_version_classes_by_purl_type_ecosystem_and_product() -> None:
     assert version_class(ecosystem="npm") is SemverVersion
     assert version_class(ecosystem="Debian:12") is not GenericVersion
     assert version_class(product="OpenSSL") is OpensslVersion
-    assert version_class(product="busybox") is GenericVersion
+    assert version_class(product="busybox") is RpmVersion
 
 
 def test_pep440_ordering_is_not_string_ordering() -> None:
@@ -108,3 +115,32 @@ def test_introduced_fixed_is_a_half_open_interval(a: str, b: str, v: str) -> Non
     rng = AffectedRange((Event(INTRO, str(low)), Event(F, str(high))))
     expected = low <= SemverVersion(v) < high
     assert (affected(SemverVersion, v, [rng]) is not None) is expected
+
+
+def test_json_ranges_with_nvd_start_excluding() -> None:
+    ranges = ranges_from_json(
+        [
+            {"type": "GIT", "events": [{"introduced": "abc123"}]},
+            {"type": "ECOSYSTEM", "events": [{"introduced_after": "1.0.1"}, {"fixed": "1.0.2"}]},
+        ]
+    )
+    cls = version_class(product="openssl")
+    assert len(ranges) == 1
+    assert affected(cls, "1.0.1", ranges) is None
+    assert affected(cls, "1.0.1a", ranges) is not None
+    assert affected(cls, "1.0.1z", ranges) is not None
+    assert affected(cls, "1.0.2", ranges) is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [{"type": "ECOSYSTEM", "events": []}],
+        [{"type": "ECOSYSTEM", "events": [{"introduced": "1", "fixed": "2"}]}],
+        [{"type": "ECOSYSTEM", "events": [{"patched": "2"}]}],
+        [{"type": "ECOSYSTEM", "events": [{"fixed": 2}]}],
+    ],
+)
+def test_json_ranges_refuse_malformed_events(bad: list[dict[str, object]]) -> None:
+    with pytest.raises(InvalidVersionRangeError):
+        ranges_from_json(bad)

@@ -38,6 +38,12 @@ from medfleet.rollouts.routes import router as rollouts_router
 from medfleet.rollouts.window_routes import router as windows_router
 from medfleet.runtime import Runtime
 from medfleet.trace.routes import router as trace_router
+from medfleet.vulns.advisory_routes import router as vulns_advisory_router
+from medfleet.vulns.deadline_routes import router as vulns_deadline_router
+from medfleet.vulns.exposure_routes import router as vulns_exposure_router
+from medfleet.vulns.findings_routes import router as vulns_findings_router
+from medfleet.vulns.sbom_routes import router as vulns_sbom_router
+from medfleet.vulns.vex_routes import router as vulns_vex_router
 
 API_VERSION = "1"
 DOMAIN_ROUTERS = (
@@ -55,6 +61,12 @@ DOMAIN_ROUTERS = (
     windows_router,
     rollouts_router,
     acceptance_router,
+    vulns_sbom_router,
+    vulns_advisory_router,
+    vulns_findings_router,
+    vulns_vex_router,
+    vulns_exposure_router,
+    vulns_deadline_router,
 )
 
 

@@ -23,6 +23,7 @@ from medfleet.rollouts.cli import app as campaign_app
 from medfleet.rollouts.window_cli import app as windows_app
 from medfleet.sim.cli import demo_command
 from medfleet.trace.cli import app as trace_app
+from medfleet.vulns.cli import app as vulns_app
 
 app = typer.Typer(
     name="medfleet",
@@ -49,6 +50,7 @@ app.add_typer(windows_app, name="windows")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(reports_app, name="reports")
 app.add_typer(acceptance_app, name="acceptance")
+app.add_typer(vulns_app, name="vulns")
 
 
 @app.command("version")

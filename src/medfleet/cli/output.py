@@ -71,7 +71,9 @@ def fail(
     if as_json:
         print(json.dumps({**(members or {}), "ok": False, "error": message, "exit_code": code}))
     else:
-        error_console.print(Text("error: ", style="bold red") + Text(message))
+        # soft_wrap: a long message (a path, a list of problems) stays one line that scripts
+        # and logs can match, whatever the terminal width.
+        error_console.print(Text("error: ", style="bold red") + Text(message), soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -1,5 +1,5 @@
-"""``medfleet worker``: run the periodic jobs (metadata refresh, campaign scheduler) once or
-until stopped."""
+"""``medfleet worker``: run the periodic jobs (metadata refresh, campaign scheduler, patch
+deadline check) once or until stopped."""
 
 from __future__ import annotations
 
@@ -28,11 +28,12 @@ def worker_command(
     ] = int(REFRESH_INTERVAL.total_seconds()),
     as_json: Json = False,
 ) -> None:
-    """Run the periodic jobs: keep signed metadata fresh and move campaigns on.
+    """Run the periodic jobs: keep signed metadata fresh, move campaigns on, check deadlines.
 
-    Every cycle re-signs what expires within 40 minutes and runs one campaign scheduler cycle
+    Every cycle re-signs what expires within 40 minutes, runs one campaign scheduler cycle
     (start due campaigns, read install results, move phases, pause/abort/complete, give due
-    devices their instructions). Several workers may run at once. With --once the exit code is
+    devices their instructions) and raises each missed vulnerability patch deadline once
+    (``medfleet vulns deadlines``). Several workers may run at once. With --once the exit code is
     1 when a job failed. Without it, runs until SIGTERM or Ctrl-C.
     """
 

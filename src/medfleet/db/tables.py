@@ -17,6 +17,7 @@ from medfleet.risk import tables as risk_tables
 from medfleet.rollouts import acceptance_tables, window_tables
 from medfleet.rollouts import tables as rollout_tables
 from medfleet.trace import tables as trace_tables
+from medfleet.vulns import tables as vulns_tables
 
 metadata = Base.metadata
 __all__ = [
@@ -32,5 +33,6 @@ __all__ = [
     "risk_tables",
     "rollout_tables",
     "trace_tables",
+    "vulns_tables",
     "window_tables",
 ]

@@ -20,6 +20,7 @@ from sqlalchemy import (
     BigInteger,
     Date,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -86,7 +87,17 @@ class Device(Base):
     """
 
     __tablename__ = "device"
-    __table_args__ = (UniqueConstraint("model", "serial"),)
+    __table_args__ = (
+        UniqueConstraint("model", "serial"),
+        # Exposure: which devices run a given release (medfleet.vulns.exposure).
+        # INCLUDE lets PostgreSQL count per hospital and site from the index alone.
+        Index(
+            "ix_device_model_installed_version",
+            "model",
+            "installed_version",
+            postgresql_include=["org_id", "site_id", "is_test_device"],
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     device_id: Mapped[str] = mapped_column(String(64), unique=True)

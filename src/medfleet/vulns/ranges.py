@@ -11,14 +11,17 @@ matches exactly; a ``SEMVER`` or ``ECOSYSTEM`` range is a list of events that, s
 version, switch "affected" on at ``introduced`` (``"0"``: from the first version) and off at
 ``fixed`` (that version is not affected) or after ``last_affected`` (that version still is).
 ``limit`` (meant for git ranges) is honoured as an upper bound: nothing at or above it is
-affected. Every match says why (``Match.reason``), so a finding can show its evidence.
+affected. ``introduced_after`` is not OSV: it carries NVD's ``versionStartExcluding`` (affected
+from just above that version) so that CPE ranges from NVD fit the same evaluation.
+Every match says why (``Match.reason``), so a finding can show its evidence.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from univers import versions as uv
 
@@ -61,7 +64,9 @@ def version_class(
 ) -> VersionClass:
     """The univers version class for a purl type, an OSV ecosystem or a CPE product.
 
-    Anything unknown falls back to ``GenericVersion`` (dot-separated, numeric where it can).
+    Anything unknown (kernel, busybox, vendor stacks) falls back to ``RpmVersion``: rpmvercmp
+    compares numeric segments as numbers (5.10.9 < 5.10.162) and letter segments as text,
+    where univers' ``GenericVersion`` would compare the strings lexically.
     """
     if purl_type is not None and purl_type.lower() in BY_PURL_TYPE:
         return BY_PURL_TYPE[purl_type.lower()]
@@ -71,13 +76,14 @@ def version_class(
             return BY_ECOSYSTEM[base]
     if product is not None and product.lower() in BY_PRODUCT:
         return BY_PRODUCT[product.lower()]
-    return uv.GenericVersion
+    return uv.RpmVersion
 
 
 class EventKind(enum.StrEnum):
     """The kinds of OSV range events."""
 
     INTRODUCED = "introduced"
+    INTRODUCED_AFTER = "introduced_after"  # NVD versionStartExcluding; not part of OSV
     FIXED = "fixed"
     LAST_AFFECTED = "last_affected"
     LIMIT = "limit"
@@ -110,6 +116,41 @@ class Match:
     reason: str
 
 
+_STARTS = frozenset({EventKind.INTRODUCED, EventKind.INTRODUCED_AFTER})
+
+
+def ranges_from_json(ranges: Sequence[Mapping[str, Any]]) -> tuple[AffectedRange, ...]:
+    """OSV-style JSON ranges (``[{"type": "ECOSYSTEM", "events": [{"introduced": "1.0.1"},
+    {"fixed": "1.0.1g"}]}]``, as ``AdvisoryPackage.ranges`` stores them) as ``AffectedRange``.
+
+    ``GIT`` ranges (commit hashes) are skipped: no component version can be compared to them.
+
+    Raises:
+        InvalidVersionRangeError: a range without events, or an event that is not exactly one
+            known kind with a string version.
+    """
+    parsed: list[AffectedRange] = []
+    for entry in ranges:
+        if str(entry.get("type", "ECOSYSTEM")).upper() == "GIT":
+            continue
+        raw_events = entry.get("events")
+        if not isinstance(raw_events, list) or not raw_events:
+            raise InvalidVersionRangeError(f"range {dict(entry)!r} has no events")
+        events = []
+        for raw in raw_events:
+            if not isinstance(raw, Mapping) or len(raw) != 1:
+                raise InvalidVersionRangeError(f"range event {raw!r} must have exactly one key")
+            ((kind, version),) = raw.items()
+            if kind not in _EVENT_KINDS or not isinstance(version, str) or not version:
+                raise InvalidVersionRangeError(f"range event {dict(raw)!r} is not understood")
+            events.append(Event(EventKind(kind), version))
+        parsed.append(AffectedRange(tuple(events)))
+    return tuple(parsed)
+
+
+_EVENT_KINDS = frozenset(kind.value for kind in EventKind)
+
+
 def _parse(cls: VersionClass, text: str, what: str) -> uv.Version:
     try:
         return cls(text)
@@ -126,7 +167,7 @@ def in_range(cls: VersionClass, version: uv.Version, affected_range: AffectedRan
         InvalidVersionRangeError: an event's version cannot be read, or the range has no
             ``introduced`` event.
     """
-    if not any(e.kind is EventKind.INTRODUCED for e in affected_range.events):
+    if not any(e.kind in _STARTS for e in affected_range.events):
         raise InvalidVersionRangeError(f"range '{affected_range.describe()}' has no introduced")
     affected = False
     ordered = sorted(
@@ -136,6 +177,9 @@ def in_range(cls: VersionClass, version: uv.Version, affected_range: AffectedRan
     for event in ordered:
         if event.kind is EventKind.INTRODUCED:
             if event.version == "0" or version >= _parse(cls, event.version, "introduced"):
+                affected = True
+        elif event.kind is EventKind.INTRODUCED_AFTER:
+            if version > _parse(cls, event.version, "introduced_after"):
                 affected = True
         elif event.kind is EventKind.FIXED:
             if version >= _parse(cls, event.version, "fixed"):
