@@ -175,16 +175,17 @@ def test_a_vulnerability_is_withdrawn_only_when_all_its_advisories_are(
 def test_matching_is_asked_for_the_touched_vulnerabilities(
     runtime: Runtime, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[list[int]] = []
+    calls: list[tuple[list[int], str]] = []
 
-    def record(_session: object, ids: Collection[int], _now: datetime) -> None:
-        calls.append(sorted(ids))
+    def record(_session: object, ids: Collection[int], _now: datetime, **audited: Any) -> None:
+        assert audited["audit"] is runtime.audit  # matching is audited as the importer
+        calls.append((sorted(ids), audited["principal"].username))
 
     monkeypatch.setattr(advisories_module, "match_vulnerabilities", record)
     run_import(runtime, world.engineer, parsed("osv/DSA-2896-1.json"))
     run_import(runtime, world.engineer, parsed("osv/DSA-2896-1.json"))
     heartbleed = vulnerability(runtime, "CVE-2014-0160")["row"].id
-    assert calls == [[heartbleed], []]
+    assert calls == [([heartbleed], "eng"), ([], "eng")]
 
 
 @pytest.mark.parametrize("who", ["biomed_a", "admin_a", "auditor"])

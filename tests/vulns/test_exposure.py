@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
 from medfleet.db.engine import transaction
+from medfleet.releases.tables import Release
 from medfleet.vulns.errors import InvalidExposureRequestError, VulnerabilityNotFoundError
 from medfleet.vulns.exposure import vulnerability_exposure
 from medfleet.vulns.exposure_model import Exposure
 from medfleet.vulns.exposure_render import exposure_dict
 from medfleet.vulns.tables import Finding, Vulnerability
+from medfleet.vulns.vex_service import exposed_findings
 from tests.vulns.support_exposure import (
     FIXED_OPENSSL,
     HEARTBLEED,
@@ -196,7 +198,7 @@ def test_inactive_findings_do_not_count(scene: Scene) -> None:
 
 
 def test_vex_not_affected_removes_a_release(scene: Scene) -> None:
-    """Depends on ``vex_service.exposed_findings`` honouring VEX (the stub ignored it)."""
+    """Exposure applies VEX in force as ``vex_service.exposed_findings`` does (same releases)."""
     with transaction(scene.rt.sessions) as session:
         not_affected(
             session,
@@ -211,11 +213,19 @@ def test_vex_not_affected_removes_a_release(scene: Scene) -> None:
     serials = {d.serial for h in found.hospitals for s in h.sites for d in s.devices}
     assert not serials & {"A-1", "BAY-2"}
     assert found.device_count == 5
+    with transaction(scene.rt.sessions) as session:
+        counted = exposed_findings(session, scene.vulnerability_id)
+        releases = session.scalars(
+            select(Release).where(Release.id.in_({f.release_pk for f in counted}))
+        )
+        assert {r.release_id for r in releases} == {r.release_id for r in found.releases}
 
 
 def test_device_limit_cuts_the_listing_not_the_counts(scene: Scene) -> None:
     found = exposure(scene, "eng", device_limit=3)
     assert (found.device_count, found.devices_listed, found.device_limit) == (7, 3, 3)
+    listed = {d.serial for h in found.hospitals for s in h.sites for d in s.devices}
+    assert listed == {"A-1", "BAY-2", "A-2"}  # release by release, then by registration
     assert sum(h.device_count for h in found.hospitals) == 7
     none = exposure(scene, "eng", device_limit=0)
     assert (none.device_count, none.devices_listed) == (7, 0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -138,15 +139,17 @@ def test_findings_are_recomputed_once_the_components_are_written(
     sbom_env: SbomEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     release_pk = create_release(sbom_env)
-    seen: list[tuple[list[int], int]] = []
+    seen: list[tuple[list[int], int, str]] = []
 
-    def match_releases(session: Session, release_pks: Collection[int], now: datetime) -> None:
+    def match_releases(
+        session: Session, release_pks: Collection[int], now: datetime, **audited: Any
+    ) -> None:
         written = session.scalar(select(func.count()).select_from(SbomComponent))
-        seen.append((list(release_pks), written or 0))
+        seen.append((list(release_pks), written or 0, audited["principal"].username))
 
     monkeypatch.setattr(findings, "match_releases", match_releases)
     import_as(sbom_env, sbom_env.world.engineer, CDX)
-    assert seen == [([release_pk], 6)]
+    assert seen == [([release_pk], 6, "eng")]  # audited as the importer
 
 
 @pytest.mark.parametrize(

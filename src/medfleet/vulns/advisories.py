@@ -153,7 +153,7 @@ def import_advisories(
     touched = set(resolution.vulnerability_ids)
     fresh = {_key(a): a for a in changed}
     summary.vulnerabilities = _refresh(session, touched, fresh)
-    match_vulnerabilities(session, sorted(touched), now)
+    match_vulnerabilities(session, sorted(touched), now, audit=audit, principal=principal)
     _audit(session, audit, principal, batch, changed, summary)
     return summary
 

@@ -1,13 +1,15 @@
 """Exposure to one vulnerability: affected releases, the devices running them, hospitals, sites.
 
-A release is affected when it has a finding for the vulnerability that still counts
-(``vex_service.exposed_findings``: active and not ruled out by VEX). A device is exposed when it
-runs an affected release (its model and installed version are the release's; test devices
-included and marked). Counts per hospital, site and release are computed in SQL (GROUP BY), so
-they stay exact and fast for millions of devices; device rows are fetched as plain columns, at
-most ``device_limit`` of them. The fixed release of a model is the lowest released (not
-withdrawn) release above every affected release of that model whose SBOM is imported and that
-carries no counting finding for the vulnerability.
+A release is affected when it has a finding for the vulnerability that still counts (active
+and not ruled out by VEX, as ``vex_service.exposed_findings`` decides). A device is exposed when
+it runs an affected release (its model and installed version are the release's; test devices
+included and marked). Counts per release (through the device index on model and installed
+version) and per hospital and site are computed in SQL, so they stay exact and fast for millions
+of devices; id sets go to PostgreSQL as one array (``db.id_sets``). At most ``device_limit``
+device rows are listed: release by release (model, version), then in registration order. The
+fixed release of a model is the lowest released (not withdrawn) release above every affected
+release of that model whose SBOM is imported and that carries no counting finding for the
+vulnerability.
 
 Scope: manufacturer staff see every hospital. A hospital user sees only its own devices, sites
 and counts, only the releases its devices run, and of the assessment only what a customer is
@@ -18,16 +20,17 @@ through a total.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, exists, func, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from medfleet.accounts.model import OrgKind, Principal
 from medfleet.accounts.tables import Department, Organization, Site
+from medfleet.db.id_sets import one_of
 from medfleet.fleet.tables import Device
-from medfleet.releases.model import ReleaseState
+from medfleet.releases.model import ReleaseState, release_id
 from medfleet.releases.tables import Release
 from medfleet.vulns.errors import InvalidExposureRequestError
 from medfleet.vulns.exposure_model import (
@@ -44,22 +47,31 @@ from medfleet.vulns.exposure_model import (
 )
 from medfleet.vulns.identity import find_vulnerability
 from medfleet.vulns.tables import (
+    Finding,
     Sbom,
     SbomComponent,
     VulnAssessment,
     Vulnerability,
     VulnerabilityAlias,
 )
-from medfleet.vulns.vex_service import exposed_findings
+from medfleet.vulns.vex_service import in_force_for
 
 
 @dataclass(frozen=True)
-class _Group:
+class _ReleaseRow:
+    """The columns of an affected release the answer needs (no ORM object per release)."""
+
+    id: int
     org_id: int
-    site_id: int | None
-    release_pk: int
-    is_test_device: bool
-    count: int
+    model: str
+    version: str
+    version_number: int
+    state: str
+
+    @property
+    def release_id(self) -> str:
+        """The release's id, as image metadata names it (``IP-100-4.2.0``)."""
+        return release_id(self.model, self.version)
 
 
 def summarize_vulnerability(session: Session, vulnerability: Vulnerability) -> VulnerabilitySummary:
@@ -86,47 +98,73 @@ def _in_scope(principal: Principal) -> list[ColumnElement[bool]]:
     return [Device.org_id == principal.org_id]
 
 
-def _groups(session: Session, principal: Principal, releases: Sequence[Release]) -> list[_Group]:
-    if not releases:
-        return []
-    pk_of: dict[tuple[str, str | None], int] = {
-        (release.model, release.version): release.id for release in releases
-    }
-    # Two IN lists filter faster than a join on (model, version) and stay fast for thousands of
-    # releases; they also admit pairs that are no affected release, which are dropped below.
-    rows = session.execute(
-        select(
-            Device.org_id,
-            Device.site_id,
-            Device.model,
-            Device.installed_version,
-            Device.is_test_device,
-            func.count(),
-        )
+def _runs_affected_release(session: Session, release_pks: Collection[int]) -> ColumnElement[bool]:
+    """True for a device whose model and installed version are one of these releases'."""
+    return exists().where(
+        Release.model == Device.model,
+        Release.version == Device.installed_version,
+        one_of(session, Release.id, release_pks),
+    )
+
+
+def _devices_per_release(
+    session: Session, principal: Principal, release_pks: Collection[int]
+) -> dict[int, int]:
+    """Exposed devices per affected release, within the caller's scope (releases without
+    devices absent). Counted per release through the (model, installed version) index."""
+    if not release_pks:
+        return {}
+    devices = (
+        select(func.count())
         .where(
-            Device.model.in_(sorted({model for model, _ in pk_of})),
-            Device.installed_version.in_(sorted({version for _, version in pk_of})),
+            Device.model == Release.model,
+            Device.installed_version == Release.version,
             *_in_scope(principal),
         )
-        .group_by(
-            Device.org_id,
-            Device.site_id,
-            Device.model,
-            Device.installed_version,
-            Device.is_test_device,
-        )
+        .correlate(Release)
+        .scalar_subquery()
     )
-    groups = []
-    for org, site, model, version, test, count in rows:
-        pk = pk_of.get((model, version))
-        if pk is not None:
-            groups.append(_Group(org, site, pk, bool(test), count))
-    return groups
+    rows = session.execute(
+        select(Release.id, devices).where(one_of(session, Release.id, release_pks))
+    )
+    return {pk: count for pk, count in rows if count}
+
+
+def _devices_per_site(
+    session: Session, principal: Principal, release_pks: Collection[int]
+) -> dict[tuple[int, int | None], tuple[int, int]]:
+    """(devices, test devices) per (hospital, site) running an affected release."""
+    if not release_pks:
+        return {}
+    tests = func.sum(case((Device.is_test_device, 1), else_=0))
+    rows = session.execute(
+        select(Device.org_id, Device.site_id, func.count(), tests)
+        .where(_runs_affected_release(session, release_pks), *_in_scope(principal))
+        .group_by(Device.org_id, Device.site_id)
+    )
+    return {(org, site): (count, int(test_count or 0)) for org, site, count, test_count in rows}
+
+
+def _listed_releases(
+    affected: Sequence[_ReleaseRow], per_release: dict[int, int], limit: int | None
+) -> list[int]:
+    """The affected releases whose devices a listing of ``limit`` devices shows: in the order
+    of ``affected`` (model, version), as many as it takes to fill the listing."""
+    chosen, listed = [], 0
+    for release in affected:
+        if limit is not None and listed >= limit:
+            break
+        if per_release.get(release.id, 0):
+            chosen.append(release.id)
+            listed += per_release[release.id]
+    return chosen
 
 
 def _device_rows(
     session: Session, principal: Principal, release_pks: Collection[int], limit: int | None
 ) -> dict[tuple[int, int | None], list[ExposedDevice]]:
+    """Devices running these releases, release by release (model, version), then in the
+    order they were registered; at most ``limit``."""
     by_site: dict[tuple[int, int | None], list[ExposedDevice]] = defaultdict(list)
     if limit == 0 or not release_pks:
         return by_site
@@ -146,12 +184,11 @@ def _device_rows(
             and_(Release.model == Device.model, Release.version == Device.installed_version),
         )
         .outerjoin(Department, Department.id == Device.department_id)
-        .where(Release.id.in_(sorted(release_pks)), *_in_scope(principal))
+        .where(one_of(session, Release.id, release_pks), *_in_scope(principal))
+        .order_by(Release.model, Release.version_number, Device.id)
     )
     if limit is not None:
-        # The registration order picks which devices a limited listing shows; it lets the
-        # database stop early instead of sorting every exposed device.
-        query = query.order_by(Device.id).limit(limit)
+        query = query.limit(limit)
     for org, site, device_id, serial, model, version, department, test in session.execute(query):
         by_site[(org, site)].append(
             ExposedDevice(device_id, serial, model, str(version), department, bool(test))
@@ -159,67 +196,116 @@ def _device_rows(
     return by_site
 
 
-def _components(
-    session: Session, component_ids: Iterable[int], findings: dict[int, tuple[str, str]]
+def _exposed_components(
+    session: Session, vulnerability_id: int
 ) -> dict[int, list[ExposedComponent]]:
-    per_release: dict[int, list[ExposedComponent]] = defaultdict(list)
+    """Per release, its components with an active finding for the vulnerability that VEX does
+    not rule out (the rule of ``vex_service.exposed_findings``), read as plain columns."""
+    in_force = in_force_for(session, vulnerability_id)
     rows = session.execute(
         select(
-            SbomComponent.id,
-            SbomComponent.release_pk,
+            Finding.release_pk,
+            Finding.matched_by,
+            Finding.reason,
             SbomComponent.name,
             SbomComponent.version,
             SbomComponent.purl,
             SbomComponent.cpe,
-        ).where(SbomComponent.id.in_(sorted(component_ids)))
-    )
-    for pk, release_pk, name, version, purl, cpe in rows:
-        matched_by, reason = findings[pk]
-        per_release[release_pk].append(
-            ExposedComponent(name, version, purl, cpe, matched_by, reason)
+            SbomComponent.bom_ref,
         )
+        .join(SbomComponent, SbomComponent.id == Finding.component_id)
+        .where(Finding.vulnerability_id == vulnerability_id, Finding.active.is_(True))
+    )
+    per_release: dict[int, list[ExposedComponent]] = defaultdict(list)
+    for release_pk, matched_by, reason, name, version, purl, cpe, bom_ref in rows:
+        if in_force.exposes(release_pk, purl or bom_ref, vulnerability_id):
+            per_release[release_pk].append(
+                ExposedComponent(name, version, purl, cpe, matched_by, reason)
+            )
     for components in per_release.values():
         components.sort(key=lambda c: (c.name, c.version or "", c.purl or c.cpe or ""))
     return per_release
 
 
+_RELEASE_COLUMNS = (
+    Release.id,
+    Release.org_id,
+    Release.model,
+    Release.version,
+    Release.version_number,
+    Release.state,
+)
+
+
 def _affected_releases(
     session: Session, principal: Principal, vulnerability_id: int
-) -> list[tuple[Release, list[ExposedComponent]]]:
-    findings = exposed_findings(session, vulnerability_id)
-    if not findings:
+) -> list[tuple[_ReleaseRow, list[ExposedComponent]]]:
+    components = _exposed_components(session, vulnerability_id)
+    if not components:
         return []
-    reasons = {f.component_id: (f.matched_by, f.reason) for f in findings}
-    components = _components(session, reasons.keys(), reasons)
-    query = select(Release).where(Release.id.in_(sorted({f.release_pk for f in findings})))
+    query = select(*_RELEASE_COLUMNS).where(one_of(session, Release.id, components.keys()))
     if principal.org_kind is OrgKind.MANUFACTURER:
         query = query.where(Release.org_id == principal.org_id)
-    releases = session.scalars(query.order_by(Release.model, Release.version_number))
-    return [(release, components.get(release.id, [])) for release in releases]
+    rows = session.execute(query.order_by(Release.model, Release.version_number))
+    return [(_ReleaseRow(*row), components.get(row[0], [])) for row in rows]
 
 
-def _fixed_release(
-    session: Session, model: str, affected: Sequence[Release], all_affected_pks: set[int]
-) -> FixedRelease:
-    highest = max(affected, key=lambda release: release.version_number)
-    has_sbom = exists().where(Sbom.release_pk == Release.id)
-    fix = session.scalar(
-        select(Release)
+def _fixed_releases(
+    session: Session, affected: Sequence[_ReleaseRow], models: Collection[str]
+) -> tuple[FixedRelease, ...]:
+    """Per model in ``models``: its highest affected release and the lowest released, not
+    withdrawn release above it with an imported SBOM that is not affected itself."""
+    highest: dict[tuple[int, str], _ReleaseRow] = {}
+    for release in affected:
+        key = (release.org_id, release.model)
+        if key not in highest or release.version_number > highest[key].version_number:
+            highest[key] = release
+    wanted = {key: row for key, row in highest.items() if key[1] in models}
+    if not wanted:
+        return ()
+    affected_pks = {release.id for release in affected}
+    above_highest = or_(
+        *(
+            and_(
+                Release.org_id == org,
+                Release.model == model,
+                Release.version_number > row.version_number,
+            )
+            for (org, model), row in wanted.items()
+        )
+    )
+    candidates = session.execute(
+        select(
+            Release.id,
+            Release.org_id,
+            Release.model,
+            Release.version,
+            Release.version_number,
+        )
         .where(
-            Release.org_id == highest.org_id,
-            Release.model == model,
+            above_highest,
             Release.state == ReleaseState.RELEASED.value,
             Release.withdrawn_at.is_(None),
-            Release.version_number > highest.version_number,
-            Release.id.not_in(all_affected_pks),
-            has_sbom,
+            exists().where(Sbom.release_pk == Release.id),
         )
-        .order_by(Release.version_number)
-        .limit(1)
+        .order_by(Release.version_number.desc())
     )
-    if fix is None:
-        return FixedRelease(model, highest.version, None, None, None)
-    return FixedRelease(model, highest.version, fix.release_id, fix.version, fix.version_number)
+    fix: dict[tuple[int, str], tuple[str, int]] = {}
+    for pk, org, model, version, number in candidates:
+        if pk not in affected_pks:
+            fix[(org, model)] = (version, number)  # descending: the lowest stays
+    fixed = []
+    for key, row in sorted(wanted.items(), key=lambda item: (item[0][1], item[0][0])):
+        if key in fix:
+            version, number = fix[key]
+            fixed.append(
+                FixedRelease(
+                    row.model, row.version, release_id(row.model, version), version, number
+                )
+            )
+        else:
+            fixed.append(FixedRelease(row.model, row.version, None, None, None))
+    return tuple(fixed)
 
 
 def _names(
@@ -227,20 +313,15 @@ def _names(
 ) -> dict[int, str]:
     if not ids:
         return {}
-    rows = session.execute(select(table.id, table.name).where(table.id.in_(sorted(ids))))
+    rows = session.execute(select(table.id, table.name).where(one_of(session, table.id, ids)))
     return dict(rows.all())
 
 
 def _hospitals(
     session: Session,
-    groups: list[_Group],
+    counts: dict[tuple[int, int | None], tuple[int, int]],
     devices: dict[tuple[int, int | None], list[ExposedDevice]],
 ) -> tuple[HospitalExposure, ...]:
-    counts: dict[tuple[int, int | None], list[int]] = defaultdict(lambda: [0, 0])
-    for group in groups:
-        total = counts[(group.org_id, group.site_id)]
-        total[0] += group.count
-        total[1] += group.count if group.is_test_device else 0
     org_names = _names(session, Organization, {org for org, _ in counts})
     site_names = _names(session, Site, {site for _, site in counts if site is not None})
     sites_of: dict[int, list[SiteExposure]] = defaultdict(list)
@@ -316,21 +397,15 @@ def vulnerability_exposure(
     vulnerability = find_vulnerability(session, id_or_alias)
     manufacturer = principal.org_kind is OrgKind.MANUFACTURER
     affected = _affected_releases(session, principal, vulnerability.id)
-    all_pks = {release.id for release, _ in affected}
-    groups = _groups(session, principal, [release for release, _ in affected])
-    per_release: dict[int, int] = defaultdict(int)
-    for group in groups:
-        per_release[group.release_pk] += group.count
-    shown = [(r, c) for r, c in affected if manufacturer or per_release[r.id] > 0]
-    by_model: dict[str, list[Release]] = defaultdict(list)
-    for release, _ in affected:
-        by_model[release.model].append(release)
-    fixed = tuple(
-        _fixed_release(session, model, by_model[model], all_pks)
-        for model in sorted({release.model for release, _ in shown})
+    pks = {release.id for release, _ in affected}
+    per_release = _devices_per_release(session, principal, pks)
+    shown = [(r, c) for r, c in affected if manufacturer or per_release.get(r.id, 0) > 0]
+    fixed = _fixed_releases(
+        session, [release for release, _ in affected], {release.model for release, _ in shown}
     )
-    devices = _device_rows(session, principal, all_pks, device_limit)
-    hospitals = _hospitals(session, groups, devices)
+    listed = _listed_releases([release for release, _ in shown], per_release, device_limit)
+    devices = _device_rows(session, principal, listed, device_limit)
+    hospitals = _hospitals(session, _devices_per_site(session, principal, pks), devices)
     device_count = sum(h.device_count for h in hospitals)
     return Exposure(
         vulnerability=summarize_vulnerability(session, vulnerability),
@@ -342,7 +417,7 @@ def vulnerability_exposure(
                 version_number=release.version_number,
                 state=release.state,
                 components=tuple(components),
-                device_count=per_release[release.id],
+                device_count=per_release.get(release.id, 0),
             )
             for release, components in shown
         ),

@@ -143,7 +143,7 @@ def import_sbom(
     if parsed.components:
         rows = [_row(component, sbom.id, release.id) for component in parsed.components]
         session.execute(insert(SbomComponent), rows)
-    findings.match_releases(session, [release.id], now)
+    findings.match_releases(session, [release.id], now, audit=audit, principal=principal)
     done = SbomImport(release, sbom, parsed, replaced, attached)
     audit.record(
         session,

@@ -272,6 +272,21 @@ class InForce:
         own = self._latest.get((release_pk, component_ref, vulnerability_id))
         return own or self._latest.get((release_pk, None, vulnerability_id))
 
+    def exposes(self, release_pk: int, component_ref: str, vulnerability_id: int) -> bool:
+        """Whether an active finding on this component counts as exposure (no statement
+        counts as in triage)."""
+        statement = self.for_component(release_pk, component_ref, vulnerability_id)
+        return statement is None or vex.counts_as_exposure(statement.state)
+
+
+def in_force_for(session: Session, vulnerability_id: int) -> InForce:
+    """The VEX in force about one vulnerability, in every release."""
+    return InForce(
+        session.scalars(
+            select(VexStatement).where(VexStatement.vulnerability_id == vulnerability_id)
+        )
+    )
+
 
 @dataclass(frozen=True)
 class FindingVex:
