@@ -24,7 +24,7 @@ def test_github_advisory_for_a_pypi_package() -> None:
     assert advisory.summary == "Unintended leak of Proxy-Authorization header in requests"
     assert advisory.severity is Severity.MEDIUM  # GitHub's "MODERATE"
     assert advisory.cvss_vector == "CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:C/C:H/I:N/A:N"
-    assert advisory.cvss_score is None
+    assert advisory.cvss_score == 6.1  # computed from the vector; GitHub shows 6.1 too
     assert advisory.published == datetime(2023, 5, 22, 20, 36, 32, tzinfo=UTC)
     assert advisory.withdrawn is None
     (package,) = advisory.packages
@@ -100,6 +100,28 @@ def test_withdrawn_record() -> None:
     advisory = parse_osv(document("osv/GHSA-57m8-f3v5-hm5m.json"))
     assert advisory.withdrawn == datetime(2023, 11, 1, 17, 54, 21, tzinfo=UTC)
     assert advisory.packages[0].package_key == "pkg:maven/io.netty/netty-handler"
+
+
+def test_a_vector_only_record_is_scored_and_a_bad_vector_kept_unscored() -> None:
+    record: dict[str, Any] = {
+        "id": "OSV-2024-7",
+        "modified": "2024-01-01T00:00:00Z",
+        "severity": [
+            {
+                "type": "CVSS_V4",
+                "score": "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+            },
+            {"type": "CVSS_V2", "score": "AV:N/AC:L/Au:N/C:P/I:N/A:N"},
+        ],
+    }
+    advisory = parse_osv(record)
+    assert (advisory.cvss_score, advisory.severity) == (9.3, Severity.CRITICAL)  # v4 before v2
+    record["severity"] = [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:Q"}]
+    advisory = parse_osv(record)
+    assert (advisory.cvss_vector, advisory.cvss_score, advisory.severity) == (
+        "CVSS:3.1/AV:Q", None, None,
+    )  # fmt: skip
+    assert advisory.ignored[0].startswith("severity: CVSS vector 'CVSS:3.1/AV:Q' cannot be scored")
 
 
 @pytest.mark.parametrize(

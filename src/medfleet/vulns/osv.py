@@ -9,7 +9,9 @@ What is kept:
   DSA fixing many CVEs) the record is its own vulnerability and they are kept as related.
 - ``summary`` (else the first line of ``details``); ``severity``: the CVSS vector (v3 before v4
   before v2); the qualitative severity from ``database_specific.severity`` (GitHub's ``HIGH``,
-  ``MODERATE``…) or an Ubuntu-style ``severity`` entry. OSV carries no numeric score.
+  ``MODERATE``…) or an Ubuntu-style ``severity`` entry, else the vector's. OSV carries no
+  numeric score: the base score is computed from the vector (``cvss_scores``); a vector that
+  cannot be scored is kept, unscored, and named among the record's ignored parts.
 - ``affected[]``: the package key comes from ``package.purl`` when given (so an entry named by
   purl only, such as ``pkg:generic/openssl`` for a C library no ecosystem packages, works), else
   from ``ecosystem`` and ``name`` through ``PURL_TYPES`` (``Debian:7`` → ``pkg:deb/debian/…``;
@@ -35,6 +37,7 @@ from medfleet.vulns.advisory_model import (
     parse_timestamp,
     severity_from_name,
 )
+from medfleet.vulns.cvss_scores import Scored, base_score
 from medfleet.vulns.errors import InvalidAdvisoryError, InvalidIdentifierError, VulnsError
 from medfleet.vulns.identity import normalize_id
 from medfleet.vulns.keys import package_key
@@ -112,6 +115,13 @@ def _parse(record: Mapping[str, Any], with_packages: bool) -> ParsedAdvisory:
         else:
             ignored.append(reason)
     vector, severity = _severity(record)
+    score = None
+    if vector is not None:
+        scored = base_score(vector)
+        if isinstance(scored, Scored):
+            score, severity = scored.score, severity or scored.severity
+        else:
+            ignored.append(f"severity: {scored}")
     return ParsedAdvisory(
         source=Source.OSV,
         source_id=source_id,
@@ -119,6 +129,7 @@ def _parse(record: Mapping[str, Any], with_packages: bool) -> ParsedAdvisory:
         related=tuple(dict.fromkeys(related)),
         summary=_summary(record),
         severity=severity,
+        cvss_score=score,
         cvss_vector=vector,
         published=parse_timestamp(_optional_string(record, "published")),
         modified=modified,
