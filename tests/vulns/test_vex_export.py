@@ -193,6 +193,34 @@ def test_openvex_export_and_round_trip(scene: VexScene) -> None:
     assert after == before  # state and justification survive (responses do not: OpenVEX)
 
 
+def test_an_openvex_label_goes_back_out_as_it_came_in(scene: VexScene) -> None:
+    """``component_not_present`` and ``vulnerable_code_not_present`` both map to CycloneDX
+    ``code_not_present``; the statement keeps which one its author said."""
+    document = {
+        "@context": "https://openvex.dev/ns/v0.2.0",
+        "@id": "https://supplier.example.com/vex/1",
+        "author": "Supplier PSIRT",
+        "timestamp": "2024-02-01T00:00:00Z",
+        "version": 1,
+        "statements": [
+            {
+                "vulnerability": {"name": HEARTBLEED},
+                "products": [{"@id": RELEASE_PURL, "subcomponents": [{"@id": OPENSSL_OLD}]}],
+                "status": "not_affected",
+                "justification": "component_not_present",
+            }
+        ],
+    }
+    assert len(reimport(scene, document)) == 1
+    (row,) = statements(scene.rt)
+    assert (row.justification, row.openvex_justification) == (
+        "code_not_present", "component_not_present",
+    )  # fmt: skip
+    entries = {s["vulnerability"]["name"]: s for s in openvex(scene)["statements"]}
+    assert entries[HEARTBLEED]["justification"] == "component_not_present"
+    assert by_id(cyclonedx(scene))[HEARTBLEED]["analysis"]["justification"] == "code_not_present"
+
+
 def test_hospitals_export_released_releases_only(scene: VexScene) -> None:
     record_some(scene)
     assert HEARTBLEED in by_id(cyclonedx(scene, "biomed_a"))

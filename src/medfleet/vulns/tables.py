@@ -183,6 +183,9 @@ class VexStatement(Base):
     vulnerability_id: Mapped[int] = mapped_column(ForeignKey("vulnerability.id"), index=True)
     state: Mapped[str] = mapped_column(String(32))
     justification: Mapped[str | None] = mapped_column(String(48))
+    # The OpenVEX label of a statement made in OpenVEX (five labels map onto fewer CycloneDX
+    # justifications); it goes back out unchanged.
+    openvex_justification: Mapped[str | None] = mapped_column(String(64))
     responses: Mapped[list[str]] = mapped_column(JSON)
     detail: Mapped[str] = mapped_column(Text)
     author: Mapped[str] = mapped_column(String(200))

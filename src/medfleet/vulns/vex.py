@@ -34,13 +34,15 @@ Mapping sources:
   ``requires_configuration`` and ``protected_at_perimeter`` are
   ``vulnerable_code_cannot_be_controlled_by_adversary`` (the attacker cannot reach or set it), and
   ``protected_by_compiler``/``protected_at_runtime`` are ``inline_mitigations_already_exist``.
-  The loss is deliberate and visible: OpenVEX ``component_not_present`` comes back as
-  ``vulnerable_code_not_present``, and OpenVEX has no responses nor ``false_positive``
-  (exported as ``not_affected`` with the detail as impact statement).
+  A statement made in OpenVEX keeps its own label (``Analysis.openvex_justification``), so
+  ``component_not_present`` goes back out as itself, not as ``vulnerable_code_not_present``.
+  OpenVEX has no responses nor ``false_positive`` (exported as ``not_affected`` with the detail
+  as impact statement).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -161,6 +163,7 @@ class Analysis:
     justification: Justification | None
     responses: tuple[Response, ...]
     detail: str
+    openvex_justification: OpenVexJustification | None = None  # as an OpenVEX author said it
 
     @property
     def counts_as_exposure(self) -> bool:
@@ -279,7 +282,7 @@ def to_openvex(analysis: Analysis) -> OpenVexAnalysis:
     (``affected``; the responses are named when there is no detail) or the status notes.
     """
     status = STATE_TO_OPENVEX[analysis.state]
-    justification = (
+    justification = analysis.openvex_justification or (
         JUSTIFICATION_TO_OPENVEX[analysis.justification] if analysis.justification else None
     )
     detail = analysis.detail
@@ -327,9 +330,10 @@ def from_openvex(
         OpenVexStatus.AFFECTED: action,
     }.get(parsed, notes)
     detail = preferred or impact or action or notes
-    return check_analysis(
+    analysis = check_analysis(
         OPENVEX_TO_STATE[parsed].value,
         OPENVEX_TO_JUSTIFICATION[label].value if label else None,
         (),
         detail,
     )
+    return dataclasses.replace(analysis, openvex_justification=label)

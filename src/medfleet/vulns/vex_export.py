@@ -138,6 +138,11 @@ def release_vex(
             vex.Justification(statement.justification) if statement.justification else None,
             tuple(vex.Response(value) for value in statement.responses),
             statement.detail,
+            (
+                vex.OpenVexJustification(statement.openvex_justification)
+                if statement.openvex_justification
+                else None
+            ),
         )
         entries.append(
             Entry(

@@ -127,6 +127,8 @@ def add_statement(
     release_pk, component_ref, vulnerability_id = subject
     responses = [response.value for response in analysis.responses]
     justification = analysis.justification.value if analysis.justification else None
+    label = analysis.openvex_justification
+    openvex_justification = label.value if label else None
     earlier = session.scalars(
         select(VexStatement).where(
             VexStatement.release_pk == release_pk,
@@ -138,8 +140,9 @@ def add_statement(
         )
     ).all()
     for row in earlier:
-        if (row.justification, list(row.responses), row.detail) == (
+        if (row.justification, row.openvex_justification, list(row.responses), row.detail) == (
             justification,
+            openvex_justification,
             responses,
             analysis.detail,
         ):
@@ -150,6 +153,7 @@ def add_statement(
         vulnerability_id=vulnerability_id,
         state=analysis.state.value,
         justification=justification,
+        openvex_justification=openvex_justification,
         responses=responses,
         detail=analysis.detail,
         author=author,
@@ -363,6 +367,7 @@ def statement_payload(statement: VexStatement) -> dict[str, Any]:
         "component": statement.component_ref,
         "state": statement.state,
         "justification": statement.justification,
+        "openvex_justification": statement.openvex_justification,
         "responses": list(statement.responses),
         "detail": statement.detail,
         "author": statement.author,
