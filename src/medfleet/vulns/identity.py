@@ -8,7 +8,9 @@ else the oldest; a surviving non-CVE key is replaced by a CVE id as soon as one 
 Merging is one-way: an alias once seen is never taken away, so vulnerabilities are never split.
 
 ``resolve_many`` resolves a whole import batch with one alias query per thousand ids, so that
-tens of thousands of records resolve without a query per record.
+tens of thousands of records resolve without a query per record. It holds the ``IDENTITY_LOCK``
+until the caller's transaction ends, so two imports that bring the same new id at once do not
+both create it: the second waits for the first to commit and then finds its alias.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from medfleet.accounts.model import Principal
 from medfleet.audit.service import AuditLog
+from medfleet.db.locks import hold_until_commit
 from medfleet.vulns.errors import (
     InvalidIdentifierError,
     VulnerabilityMergeError,
@@ -31,6 +34,7 @@ from medfleet.vulns.identity_merge import MergeReport, merge_vulnerabilities
 from medfleet.vulns.tables import Vulnerability, VulnerabilityAlias
 
 CHUNK = 1000  # ids per IN (...) query
+IDENTITY_LOCK = "vulns.identity"
 
 
 def normalize_id(text: str) -> str:
@@ -141,6 +145,7 @@ def resolve_many(
     normalized = [list(dict.fromkeys(normalize_id(value) for value in ids)) for ids in id_sets]
     if any(not ids for ids in normalized):
         raise InvalidIdentifierError("a vulnerability needs at least one id")
+    hold_until_commit(session, IDENTITY_LOCK)
     known = known_aliases(session, (alias for ids in normalized for alias in ids))
     groups = _Groups()
     for index, ids in enumerate(normalized):
