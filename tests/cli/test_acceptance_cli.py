@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from typer.testing import CliRunner
-
-from medfleet.cli.app import app
 from medfleet.cli.output import EXIT_NOT_FOUND
-from tests.builders import PASSWORD
 from tests.releases.test_release_support import Env, env
 from tests.rollouts.test_acceptance_service import released
+from tests.user_cli import run_as_user
 
 __all__ = ["env", "released"]
 
 
 def run(env: Env, *args: str) -> tuple[int, Any, str]:
-    settings = env.rt.settings
-    result = CliRunner().invoke(
-        app,
-        [*args, "--data-dir", str(settings.data_dir)],
-        env={
-            "MEDFLEET_DATABASE_URL": settings.database_url,
-            "MEDFLEET_ARGON2_TIME_COST": "1",
-            "MEDFLEET_ARGON2_MEMORY_KIB": "64",
-            "MEDFLEET_PASSWORD": PASSWORD,
-        },
-    )
-    body = json.loads(result.stdout) if "--json" in args and result.exit_code == 0 else None
-    return result.exit_code, body, result.stdout + result.stderr
+    return run_as_user(env.rt.settings, *args)
 
 
 def test_inbox_approve_confirm_and_policy(released: Env) -> None:

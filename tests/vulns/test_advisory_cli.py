@@ -6,31 +6,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from typer.testing import CliRunner
-
-from medfleet.cli.app import app
 from medfleet.cli.output import EXIT_DENIED, EXIT_INVALID, EXIT_NOT_FOUND
 from medfleet.runtime import Runtime
-from tests.builders import PASSWORD, World
+from tests.builders import World
+from tests.user_cli import run_as_user
 from tests.vulns.support_advisory import FIXTURES, NVD_DIR, osv_zip, world
 
 __all__ = ["world"]
 
 
 def run(runtime: Runtime, *args: str) -> tuple[int, Any, str]:
-    settings = runtime.settings
-    result = CliRunner().invoke(
-        app,
-        ["vulns", *args, "--data-dir", str(settings.data_dir)],
-        env={
-            "MEDFLEET_DATABASE_URL": settings.database_url,
-            "MEDFLEET_ARGON2_TIME_COST": "1",
-            "MEDFLEET_ARGON2_MEMORY_KIB": "64",
-            "MEDFLEET_PASSWORD": PASSWORD,
-        },
-    )
-    body = json.loads(result.stdout) if "--json" in args and result.exit_code == 0 else None
-    return result.exit_code, body, result.stdout + result.stderr
+    return run_as_user(runtime.settings, "vulns", *args)
 
 
 def test_import_twice_list_and_show(runtime: Runtime, world: World, tmp_path: Path) -> None:

@@ -6,19 +6,16 @@ of slack against the seconds a test takes.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from typer.testing import CliRunner
-
-from medfleet.cli.app import app
 from medfleet.cli.output import EXIT_CONFLICT, EXIT_DENIED, EXIT_INVALID
 from medfleet.config import Settings
 from medfleet.runtime import Runtime
 from medfleet.vulns.deadlines import DAY
-from tests.builders import PASSWORD, World
+from tests.builders import World
 from tests.rollouts.campaign_support import Camp, camp
+from tests.user_cli import run_as_user
 from tests.vulns.support_deadline import HEARTBLEED, clean_sbom, vulnerable_camp, world
 
 __all__ = ["camp", "vulnerable_camp", "world"]
@@ -27,18 +24,7 @@ AWARE = (datetime.now(UTC) - 45 * DAY + timedelta(hours=1)).isoformat()
 
 
 def run(settings: Settings, *args: str) -> tuple[int, Any, str]:
-    result = CliRunner().invoke(
-        app,
-        [*args, "--data-dir", str(settings.data_dir)],
-        env={
-            "MEDFLEET_DATABASE_URL": settings.database_url,
-            "MEDFLEET_ARGON2_TIME_COST": "1",
-            "MEDFLEET_ARGON2_MEMORY_KIB": "64",
-            "MEDFLEET_PASSWORD": PASSWORD,
-        },
-    )
-    body = json.loads(result.stdout) if "--json" in args and result.exit_code == 0 else None
-    return result.exit_code, body, result.stdout + result.stderr
+    return run_as_user(settings, *args)
 
 
 def assess(settings: Settings, user: str, *extra: str) -> tuple[int, Any, str]:

@@ -5,30 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from typer.testing import CliRunner
-
-from medfleet.cli.app import app
 from medfleet.cli.output import EXIT_CONFLICT, EXIT_DENIED, EXIT_INVALID, EXIT_NOT_FOUND
-from tests.builders import PASSWORD
+from tests.user_cli import run_as_user
 from tests.vulns.support_exposure import HEARTBLEED, Scene, scene
 
 __all__ = ["scene"]
 
 
 def run(scene: Scene, *args: str) -> tuple[int, Any, str]:
-    settings = scene.rt.settings
-    result = CliRunner().invoke(
-        app,
-        [*args, "--data-dir", str(settings.data_dir)],
-        env={
-            "MEDFLEET_DATABASE_URL": settings.database_url,
-            "MEDFLEET_ARGON2_TIME_COST": "1",
-            "MEDFLEET_ARGON2_MEMORY_KIB": "64",
-            "MEDFLEET_PASSWORD": PASSWORD,
-        },
-    )
-    body = json.loads(result.stdout) if "--json" in args and result.exit_code == 0 else None
-    return result.exit_code, body, result.stdout + result.stderr
+    return run_as_user(scene.rt.settings, *args)
 
 
 def test_exposure_json_lists_hospitals_sites_and_devices(scene: Scene) -> None:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from medfleet.api.app import create_app
-from medfleet.cli.app import app
 from medfleet.cli.output import EXIT_DENIED, EXIT_INVALID, EXIT_NOT_FOUND
 from tests.api.helpers import TestClient, assert_problem, audit_events, login
-from tests.builders import PASSWORD
+from tests.user_cli import run_as_user
 from tests.vulns.support_findings import EXPECTED, HEARTBLEED, OPENSSL, Scene, scene
 
 __all__ = ["scene"]
@@ -21,19 +18,7 @@ V = "/api/v1/vulns"
 
 
 def run(scene: Scene, *args: str) -> tuple[int, Any, str]:
-    settings = scene.rt.settings
-    result = CliRunner().invoke(
-        app,
-        [*args, "--data-dir", str(settings.data_dir)],
-        env={
-            "MEDFLEET_DATABASE_URL": settings.database_url,
-            "MEDFLEET_ARGON2_TIME_COST": "1",
-            "MEDFLEET_ARGON2_MEMORY_KIB": "64",
-            "MEDFLEET_PASSWORD": PASSWORD,
-        },
-    )
-    body = json.loads(result.stdout) if "--json" in args and result.exit_code == 0 else None
-    return result.exit_code, body, result.stdout + result.stderr
+    return run_as_user(scene.rt.settings, *args)
 
 
 def test_match_then_list_findings_on_the_command_line(scene: Scene) -> None:

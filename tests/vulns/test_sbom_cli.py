@@ -6,13 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from typer.testing import CliRunner
-
-from medfleet.cli.app import app
 from medfleet.cli.output import EXIT_DENIED, EXIT_INVALID, EXIT_NOT_FOUND
 from medfleet.releases.model import ReleaseState
 from medfleet.vulns.sbom_read import read_document
-from tests.builders import PASSWORD
+from tests.user_cli import run_as_user
 from tests.vulns.support_sbom import (
     FIXTURES,
     NAMES,
@@ -29,20 +26,7 @@ SPDX = FIXTURES / "ip100-spdx-2.3.json"
 
 def run(env: SbomEnv, *args: str) -> tuple[int, Any, str]:
     """Run ``medfleet vulns sbom ...``; the parsed JSON output (with --json, on success)."""
-    settings = env.rt.settings
-    result = CliRunner().invoke(
-        app,
-        ["vulns", "sbom", *args, "--data-dir", str(settings.data_dir)],
-        env={
-            "MEDFLEET_DATABASE_URL": settings.database_url,
-            "MEDFLEET_ARGON2_TIME_COST": "1",
-            "MEDFLEET_ARGON2_MEMORY_KIB": "64",
-            "MEDFLEET_PASSWORD": PASSWORD,
-            "COLUMNS": "240",  # Rich tables unwrapped
-        },
-    )
-    body = json.loads(result.stdout) if "--json" in args and result.exit_code == 0 else None
-    return result.exit_code, body, result.stdout + result.stderr
+    return run_as_user(env.rt.settings, "vulns", "sbom", *args, columns=240)
 
 
 def test_import_show_and_export(sbom_env: SbomEnv, tmp_path: Path) -> None:

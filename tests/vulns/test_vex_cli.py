@@ -8,11 +8,9 @@ from typing import Any
 
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
-from typer.testing import CliRunner
 
-from medfleet.cli.app import app
 from medfleet.cli.output import EXIT_DENIED, EXIT_INVALID, EXIT_NOT_FOUND
-from tests.builders import PASSWORD
+from tests.user_cli import run_as_user
 from tests.vulns.support_vex import (
     BUSYBOX,
     FIXTURES,
@@ -28,19 +26,7 @@ RELEASE = ("IP-100", "4.2.0")
 
 
 def run(scene: VexScene, *args: str) -> tuple[int, Any, str]:
-    settings = scene.rt.settings
-    result = CliRunner().invoke(
-        app,
-        ["vulns", "vex", *args, "--data-dir", str(settings.data_dir)],
-        env={
-            "MEDFLEET_DATABASE_URL": settings.database_url,
-            "MEDFLEET_ARGON2_TIME_COST": "1",
-            "MEDFLEET_ARGON2_MEMORY_KIB": "64",
-            "MEDFLEET_PASSWORD": PASSWORD,
-        },
-    )
-    body = json.loads(result.stdout) if "--json" in args and result.exit_code == 0 else None
-    return result.exit_code, body, result.stdout + result.stderr
+    return run_as_user(scene.rt.settings, "vulns", "vex", *args)
 
 
 def test_set_then_show_and_history(scene: VexScene) -> None:
