@@ -23,15 +23,18 @@ from medfleet.runtime import Runtime
 from medfleet.vulns import assessments, deadline_views
 from medfleet.vulns.deadline_views import AssessmentView
 from medfleet.vulns.tables import (
-    Finding,
-    Sbom,
-    SbomComponent,
     VulnAssessment,
     Vulnerability,
-    VulnerabilityAlias,
 )
 from tests.builders import MODEL, World, build_world
 from tests.rollouts.campaign_support import Camp
+from tests.vulns.support_rows import (
+    component_row,
+    finding_row,
+    release_row,
+    sbom_row,
+    vulnerability_row,
+)
 
 HEARTBLEED = "CVE-2014-0160"
 HEARTBLEED_GHSA = "GHSA-xxxx-heartbleed"
@@ -50,33 +53,21 @@ def world(runtime: Runtime) -> World:
 def add_vulnerability(rt: Runtime, key: str, *aliases: str, severity: str | None = None) -> int:
     """A vulnerability known by ``key`` and ``aliases``; its id."""
     with transaction(rt.sessions) as session:
-        vulnerability = Vulnerability(
-            key=key, summary=f"{key} in OpenSSL", severity=severity, first_seen_at=rt.clock.now()
-        )
-        session.add(vulnerability)
-        session.flush()
-        for alias in (key, *aliases):
-            session.add(VulnerabilityAlias(alias=alias, vulnerability_id=vulnerability.id))
-        return vulnerability.id
+        return vulnerability_row(
+            session, key, *aliases, now=rt.clock.now(), summary=f"{key} in OpenSSL",
+            severity=severity,
+        ).id  # fmt: skip
 
 
 def add_release(
     rt: Runtime, world: World, version: str, number: int, state: str = "released"
 ) -> int:
     """A release row of IP-100 in ``state`` (inserted directly, never signed); its id."""
-    now = rt.clock.now()
+    target = f"{MODEL}/ip100-{version}.img" if state == "released" else None
     with transaction(rt.sessions) as session:
-        release = Release(
-            org_id=world.admin.org_id, model=MODEL, version=version, version_number=number,
-            build_id=f"build-{number}", hardware_revisions=["B"], notes_what_changed="",
-            notes_risk_summary="", notes_compatibility="", author_id=world.engineer.user_id,
-            state=state, created_at=now, updated_at=now,
-            released_at=now if state == "released" else None,
-            target_path=f"{MODEL}/ip100-{version}.img" if state == "released" else None,
-        )  # fmt: skip
-        session.add(release)
-        session.flush()
-        return release.id
+        return release_row(
+            session, world, MODEL, version, number, rt.clock.now(), state=state, target_path=target
+        ).id
 
 
 def release_pk(rt: Runtime, version: str) -> int:
@@ -102,31 +93,18 @@ def add_sbom(
     vulnerability key in ``carries``."""
     now = rt.clock.now()
     with transaction(rt.sessions) as session:
-        sbom = Sbom(
-            release_pk=release, format="cyclonedx", spec_version="1.6", document_sha256="0" * 64,
-            serial_number=None, component_count=1, imported_by=world.engineer.user_id,
-            imported_at=now,
+        sbom = sbom_row(session, world, release, now, 1)
+        component = component_row(
+            session, sbom, bom_ref="openssl", name="openssl", version=openssl,
+            purl=f"pkg:generic/openssl@{openssl}", supplier="OpenSSL",
+            keys=("pkg:generic/openssl", "openssl:openssl"),
         )  # fmt: skip
-        session.add(sbom)
-        session.flush()
-        purl = f"pkg:generic/openssl@{openssl}"
-        component = SbomComponent(
-            sbom_id=sbom.id, release_pk=release, bom_ref="openssl", kind="library",
-            name="openssl", version=openssl, purl=purl, package_key="pkg:generic/openssl",
-            cpe=None, cpe_key="openssl:openssl", supplier="OpenSSL", hashes=[],
-            support_level=None, end_of_support=None,
-        )  # fmt: skip
-        session.add(component)
-        session.flush()
         for key in carries:
             vulnerability = session.scalar(select(Vulnerability.id).where(Vulnerability.key == key))
             assert vulnerability is not None
-            session.add(
-                Finding(
-                    release_pk=release, component_id=component.id, vulnerability_id=vulnerability,
-                    advisory_id=None, matched_by="cpe", reason=f"openssl {openssl} in range",
-                    active=active, first_matched_at=now, updated_at=now,
-                )
+            finding_row(
+                session, component, vulnerability, now, matched_by="cpe",
+                reason=f"openssl {openssl} in range", active=active,
             )  # fmt: skip
 
 

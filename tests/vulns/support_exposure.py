@@ -28,17 +28,21 @@ from medfleet.fleet import enrollment
 from medfleet.fleet.tables import Device
 from medfleet.releases.tables import Release
 from medfleet.runtime import Runtime
-from medfleet.vulns.keys import cpe_key, package_key
 from medfleet.vulns.tables import (
     Finding,
-    Sbom,
     SbomComponent,
     VexStatement,
     VulnAssessment,
     Vulnerability,
-    VulnerabilityAlias,
 )
 from tests.builders import World, build_world, register_model
+from tests.vulns.support_rows import (
+    component_row,
+    finding_row,
+    release_row,
+    sbom_row,
+    vulnerability_row,
+)
 
 HEARTBLEED = "CVE-2014-0160"
 HEARTBLEED_ALIAS = "DSA-2896-1"
@@ -57,103 +61,45 @@ def add_release(
     **kw: Any,
 ) -> Release:
     """A release row of ``model`` (released unless ``state`` says otherwise)."""
-    release = Release(
-        org_id=world.admin.org_id,
-        model=model,
-        version=version,
-        version_number=number,
-        build_id=f"build-{model}-{number}",
-        hardware_revisions=["B"],
-        notes_what_changed="",
-        notes_risk_summary="",
-        notes_compatibility="",
-        author_id=world.engineer.user_id,
-        state=kw.pop("state", "released"),
-        created_at=now,
-        updated_at=now,
-        released_at=now,
-        **kw,
-    )
-    session.add(release)
-    session.flush()
-    return release
+    return release_row(session, world, model, version, number, now, **kw)
 
 
 def add_sbom(session: Session, world: World, release: Release, *purls: str) -> list[SbomComponent]:
     """An imported SBOM for ``release`` with one component per purl (openssl gets a CPE)."""
-    sbom = Sbom(
-        release_pk=release.id,
-        format="cyclonedx",
-        spec_version="1.6",
-        document_sha256=f"{release.id:064d}",
-        serial_number=None,
-        component_count=len(purls),
-        imported_by=world.engineer.user_id,
-        imported_at=release.created_at,
-    )
-    session.add(sbom)
-    session.flush()
+    sbom = sbom_row(session, world, release.id, release.created_at, len(purls))
     components = []
     for purl in purls:
         name, version = purl.rsplit("/", 1)[1].split("@")
         cpe = f"cpe:2.3:a:openssl:openssl:{version}:*:*:*:*:*:*:*" if name == "openssl" else None
-        component = SbomComponent(
-            sbom_id=sbom.id,
-            release_pk=release.id,
-            bom_ref=purl,
-            kind="library",
-            name=name,
-            version=version,
-            purl=purl,
-            package_key=package_key(purl),
-            cpe=cpe,
-            cpe_key=None if cpe is None else cpe_key(cpe),
-            supplier="OpenSSL Project",
-            hashes=[],
-            support_level=None,
-            end_of_support=None,
+        components.append(
+            component_row(
+                session,
+                sbom,
+                bom_ref=purl,
+                name=name,
+                version=version,
+                purl=purl,
+                cpe=cpe,
+                supplier="OpenSSL Project",
+            )
         )
-        session.add(component)
-        components.append(component)
-    session.flush()
     return components
 
 
 def add_vulnerability(session: Session, key: str, *aliases: str, now: datetime) -> Vulnerability:
     """A vulnerability known by ``key`` and ``aliases``."""
-    vulnerability = Vulnerability(
-        key=key,
-        summary="Heartbeat read overrun leaks memory (Heartbleed)",
-        severity="high",
-        cvss_score=7.5,
-        first_seen_at=now,
-    )
-    session.add(vulnerability)
-    session.flush()
-    for alias in (key, *aliases):
-        session.add(VulnerabilityAlias(alias=alias, vulnerability_id=vulnerability.id))
-    session.flush()
-    return vulnerability
+    return vulnerability_row(
+        session, key, *aliases, now=now,
+        summary="Heartbeat read overrun leaks memory (Heartbleed)", severity="high", cvss_score=7.5,
+    )  # fmt: skip
 
 
 def add_finding(
     session: Session, component: SbomComponent, vulnerability: Vulnerability, now: datetime
 ) -> Finding:
     """An active finding: ``component`` carries ``vulnerability`` (matched by purl)."""
-    finding = Finding(
-        release_pk=component.release_pk,
-        component_id=component.id,
-        vulnerability_id=vulnerability.id,
-        advisory_id=None,
-        matched_by="purl",
-        reason=f"{component.name} {component.version} in [1.0.1, 1.0.1g)",
-        active=True,
-        first_matched_at=now,
-        updated_at=now,
-    )
-    session.add(finding)
-    session.flush()
-    return finding
+    reason = f"{component.name} {component.version} in [1.0.1, 1.0.1g)"
+    return finding_row(session, component, vulnerability.id, now, reason=reason)
 
 
 def add_assessment(

@@ -26,19 +26,22 @@ from sqlalchemy.orm import Session
 from medfleet.db.engine import transaction
 from medfleet.releases.tables import Release
 from medfleet.runtime import Runtime
-from medfleet.vulns.keys import cpe_key, package_key
 from medfleet.vulns.matching import Component, Rule, package_of
 from medfleet.vulns.ranges import ranges_from_json
 from medfleet.vulns.tables import (
     Advisory,
     AdvisoryPackage,
     Finding,
-    Sbom,
     SbomComponent,
     Vulnerability,
-    VulnerabilityAlias,
 )
 from tests.builders import World, build_world
+from tests.vulns.support_rows import (
+    component_row,
+    release_row,
+    sbom_row,
+    vulnerability_row,
+)
 
 HEARTBLEED = "CVE-2014-0160"
 CVE_2022_3602 = "CVE-2022-3602"
@@ -114,25 +117,7 @@ def add_release(
     session: Session, world: World, version: str, number: int, now: datetime, model: str = "IP-100"
 ) -> Release:
     """A released release row of ``model``."""
-    release = Release(
-        org_id=world.admin.org_id,
-        model=model,
-        version=version,
-        version_number=number,
-        build_id=f"build-{model}-{number}",
-        hardware_revisions=["B"],
-        notes_what_changed="",
-        notes_risk_summary="",
-        notes_compatibility="",
-        author_id=world.engineer.user_id,
-        state="released",
-        created_at=now,
-        updated_at=now,
-        released_at=now,
-    )
-    session.add(release)
-    session.flush()
-    return release
+    return release_row(session, world, model, version, number, now)
 
 
 @dataclass(frozen=True)
@@ -159,53 +144,24 @@ def add_sbom(
     session: Session, world: World, release: Release, parts: Sequence[Part]
 ) -> list[SbomComponent]:
     """An imported SBOM of ``release`` with ``parts`` as its components."""
-    sbom = Sbom(
-        release_pk=release.id,
-        format="cyclonedx",
-        spec_version="1.6",
-        document_sha256=f"{release.id:064d}",
-        serial_number=None,
-        component_count=len(parts),
-        imported_by=world.engineer.user_id,
-        imported_at=release.created_at,
-    )
-    session.add(sbom)
-    session.flush()
-    rows = [
-        SbomComponent(
-            sbom_id=sbom.id,
-            release_pk=release.id,
+    sbom = sbom_row(session, world, release.id, release.created_at, len(parts))
+    return [
+        component_row(
+            session,
+            sbom,
             bom_ref=f"ref-{index}",
-            kind="library",
             name=part.name,
             version=part.version,
             purl=part.purl,
-            package_key=None if part.purl is None else package_key(part.purl),
             cpe=part.cpe,
-            cpe_key=None if part.cpe is None else cpe_key(part.cpe),
-            supplier=None,
-            hashes=[],
-            support_level=None,
-            end_of_support=None,
         )
         for index, part in enumerate(parts)
     ]
-    session.add_all(rows)
-    session.flush()
-    return rows
 
 
 def add_vulnerability(session: Session, key: str, *aliases: str, now: datetime) -> Vulnerability:
     """A vulnerability known by ``key`` and ``aliases``."""
-    vulnerability = Vulnerability(key=key, summary=f"{key} summary", first_seen_at=now)
-    session.add(vulnerability)
-    session.flush()
-    session.add_all(
-        VulnerabilityAlias(alias=alias, vulnerability_id=vulnerability.id)
-        for alias in (key, *aliases)
-    )
-    session.flush()
-    return vulnerability
+    return vulnerability_row(session, key, *aliases, now=now)
 
 
 def add_advisory(

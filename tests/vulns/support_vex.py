@@ -20,18 +20,20 @@ from sqlalchemy import select
 
 from medfleet.accounts.model import Principal
 from medfleet.db.engine import transaction
-from medfleet.releases.tables import Release
 from medfleet.runtime import Runtime
 from medfleet.vulns.tables import (
-    Finding,
-    Sbom,
     SbomComponent,
     VexStatement,
-    Vulnerability,
-    VulnerabilityAlias,
 )
 from medfleet.vulns.vex_service import record_statement
 from tests.builders import World, build_world
+from tests.vulns.support_rows import (
+    component_row,
+    finding_row,
+    release_row,
+    sbom_row,
+    vulnerability_row,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "vex"
 MODEL = "IP-100"
@@ -88,76 +90,46 @@ def add_release(
     rt: Runtime, world: World, version: str, *, released: bool = True, model: str = MODEL
 ) -> int:
     """A release row (inserted directly, never signed), released or a draft; its id."""
-    now = rt.clock.now()
+    number = int(version.replace(".", ""))
+    state = "released" if released else "draft"
     with transaction(rt.sessions) as session:
-        release = Release(
-            org_id=world.admin.org_id, model=model, version=version,
-            version_number=int(version.replace(".", "")), build_id=f"build-{version}",
-            hardware_revisions=["B"], notes_what_changed="", notes_risk_summary="",
-            notes_compatibility="", author_id=world.engineer.user_id,
-            state="released" if released else "draft", created_at=now, updated_at=now,
-            released_at=now if released else None,
-        )  # fmt: skip
-        session.add(release)
-        session.flush()
-        return release.id
+        return release_row(session, world, model, version, number, rt.clock.now(), state=state).id
 
 
 def add_sbom(
     rt: Runtime, world: World, release_pk: int, *, serial: str | None = SBOM_SERIAL
 ) -> dict[str, int]:
     """The fixture SBOM (``COMPONENTS``) for a release; its component ids by bom-ref."""
-    now = rt.clock.now()
     with transaction(rt.sessions) as session:
-        sbom = Sbom(
-            release_pk=release_pk, format="cyclonedx", spec_version="1.6",
-            document_sha256="0" * 64, serial_number=serial, component_count=len(COMPONENTS),
-            imported_by=world.engineer.user_id, imported_at=now,
-        )  # fmt: skip
-        session.add(sbom)
-        session.flush()
-        ids = {}
-        for bom_ref, name, version, purl in COMPONENTS:
-            component = SbomComponent(
-                sbom_id=sbom.id, release_pk=release_pk, bom_ref=bom_ref, kind="library",
-                name=name, version=version, purl=purl,
-                package_key=purl.split("@")[0] if purl else None, cpe=None,
-                cpe_key=f"{name}:{name}", supplier=None, hashes=[], support_level=None,
-                end_of_support=None,
-            )  # fmt: skip
-            session.add(component)
-            session.flush()
-            ids[bom_ref] = component.id
-        return ids
+        sbom = sbom_row(session, world, release_pk, rt.clock.now(), len(COMPONENTS), serial=serial)
+        return {
+            bom_ref: component_row(
+                session,
+                sbom,
+                bom_ref=bom_ref,
+                name=name,
+                version=version,
+                purl=purl,
+                keys=(purl.split("@")[0] if purl else None, f"{name}:{name}"),
+            ).id
+            for bom_ref, name, version, purl in COMPONENTS
+        }
 
 
 def add_vulnerability(rt: Runtime, key: str, *aliases: str, **fields: Any) -> int:
     """A new vulnerability known by ``key`` and ``aliases`` (inserted directly); its id."""
     with transaction(rt.sessions) as session:
-        vulnerability = Vulnerability(
-            key=key, summary=f"{key} summary", first_seen_at=rt.clock.now(), **fields
-        )
-        session.add(vulnerability)
-        session.flush()
-        for alias in (key, *aliases):
-            session.add(VulnerabilityAlias(alias=alias, vulnerability_id=vulnerability.id))
-        return vulnerability.id
+        return vulnerability_row(session, key, *aliases, now=rt.clock.now(), **fields).id
 
 
 def add_finding(
     rt: Runtime, release_pk: int, component_id: int, vulnerability_id: int, *, active: bool = True
 ) -> int:
     """A finding (matched by purl); its id."""
-    now = rt.clock.now()
     with transaction(rt.sessions) as session:
-        finding = Finding(
-            release_pk=release_pk, component_id=component_id, vulnerability_id=vulnerability_id,
-            advisory_id=None, matched_by="purl", reason="in the affected range", active=active,
-            first_matched_at=now, updated_at=now,
-        )  # fmt: skip
-        session.add(finding)
-        session.flush()
-        return finding.id
+        component = session.get_one(SbomComponent, component_id)
+        assert component.release_pk == release_pk
+        return finding_row(session, component, vulnerability_id, rt.clock.now(), active=active).id
 
 
 def build_scene(rt: Runtime) -> VexScene:
