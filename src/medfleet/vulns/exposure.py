@@ -3,13 +3,12 @@
 A release is affected when it has a finding for the vulnerability that still counts (active
 and not ruled out by VEX, as ``vex_service.exposed_findings`` decides). A device is exposed when
 it runs an affected release (its model and installed version are the release's; test devices
-included and marked). Counts per release (through the device index on model and installed
-version) and per hospital and site are computed in SQL, so they stay exact and fast for millions
-of devices; id sets go to PostgreSQL as one array (``db.id_sets``). At most ``device_limit``
-device rows are listed: release by release (model, version), then in registration order. The
-fixed release of a model is the lowest released (not withdrawn) release above every affected
-release of that model whose SBOM is imported and that carries no counting finding for the
-vulnerability.
+included and marked). Counts per release and per hospital and site are computed in SQL
+(``exposure_devices``), so they stay exact and fast for millions of devices. At most
+``device_limit`` device rows are listed: release by release (model, version), then in
+registration order. The fixed release of a model is the lowest released (not withdrawn) release
+above every affected release of that model whose SBOM is imported and that carries no counting
+finding for the vulnerability.
 
 Scope: manufacturer staff see every hospital. A hospital user sees only its own devices, sites
 and counts, only the releases its devices run, and of the assessment only what a customer is
@@ -23,16 +22,20 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from medfleet.accounts.model import OrgKind, Principal
-from medfleet.accounts.tables import Department, Organization, Site
+from medfleet.accounts.tables import Organization, Site
 from medfleet.db.id_sets import one_of
-from medfleet.fleet.tables import Device
 from medfleet.releases.model import ReleaseState, release_id
 from medfleet.releases.tables import Release
 from medfleet.vulns.errors import InvalidExposureRequestError
+from medfleet.vulns.exposure_devices import (
+    device_rows,
+    devices_per_release,
+    devices_per_site,
+)
 from medfleet.vulns.exposure_model import (
     AffectedRelease,
     AssessmentDeadlines,
@@ -92,59 +95,6 @@ def summarize_vulnerability(session: Session, vulnerability: Vulnerability) -> V
     )
 
 
-def _in_scope(principal: Principal) -> list[ColumnElement[bool]]:
-    if principal.org_kind is OrgKind.MANUFACTURER:
-        return []
-    return [Device.org_id == principal.org_id]
-
-
-def _runs_affected_release(session: Session, release_pks: Collection[int]) -> ColumnElement[bool]:
-    """True for a device whose model and installed version are one of these releases'."""
-    return exists().where(
-        Release.model == Device.model,
-        Release.version == Device.installed_version,
-        one_of(session, Release.id, release_pks),
-    )
-
-
-def _devices_per_release(
-    session: Session, principal: Principal, release_pks: Collection[int]
-) -> dict[int, int]:
-    """Exposed devices per affected release, within the caller's scope (releases without
-    devices absent). Counted per release through the (model, installed version) index."""
-    if not release_pks:
-        return {}
-    devices = (
-        select(func.count())
-        .where(
-            Device.model == Release.model,
-            Device.installed_version == Release.version,
-            *_in_scope(principal),
-        )
-        .correlate(Release)
-        .scalar_subquery()
-    )
-    rows = session.execute(
-        select(Release.id, devices).where(one_of(session, Release.id, release_pks))
-    )
-    return {pk: count for pk, count in rows if count}
-
-
-def _devices_per_site(
-    session: Session, principal: Principal, release_pks: Collection[int]
-) -> dict[tuple[int, int | None], tuple[int, int]]:
-    """(devices, test devices) per (hospital, site) running an affected release."""
-    if not release_pks:
-        return {}
-    tests = func.sum(case((Device.is_test_device, 1), else_=0))
-    rows = session.execute(
-        select(Device.org_id, Device.site_id, func.count(), tests)
-        .where(_runs_affected_release(session, release_pks), *_in_scope(principal))
-        .group_by(Device.org_id, Device.site_id)
-    )
-    return {(org, site): (count, int(test_count or 0)) for org, site, count, test_count in rows}
-
-
 def _listed_releases(
     affected: Sequence[_ReleaseRow], per_release: dict[int, int], limit: int | None
 ) -> list[int]:
@@ -158,42 +108,6 @@ def _listed_releases(
             chosen.append(release.id)
             listed += per_release[release.id]
     return chosen
-
-
-def _device_rows(
-    session: Session, principal: Principal, release_pks: Collection[int], limit: int | None
-) -> dict[tuple[int, int | None], list[ExposedDevice]]:
-    """Devices running these releases, release by release (model, version), then in the
-    order they were registered; at most ``limit``."""
-    by_site: dict[tuple[int, int | None], list[ExposedDevice]] = defaultdict(list)
-    if limit == 0 or not release_pks:
-        return by_site
-    query = (
-        select(
-            Device.org_id,
-            Device.site_id,
-            Device.device_id,
-            Device.serial,
-            Device.model,
-            Device.installed_version,
-            Department.name,
-            Device.is_test_device,
-        )
-        .join(
-            Release,
-            and_(Release.model == Device.model, Release.version == Device.installed_version),
-        )
-        .outerjoin(Department, Department.id == Device.department_id)
-        .where(one_of(session, Release.id, release_pks), *_in_scope(principal))
-        .order_by(Release.model, Release.version_number, Device.id)
-    )
-    if limit is not None:
-        query = query.limit(limit)
-    for org, site, device_id, serial, model, version, department, test in session.execute(query):
-        by_site[(org, site)].append(
-            ExposedDevice(device_id, serial, model, str(version), department, bool(test))
-        )
-    return by_site
 
 
 def _exposed_components(
@@ -398,14 +312,14 @@ def vulnerability_exposure(
     manufacturer = principal.org_kind is OrgKind.MANUFACTURER
     affected = _affected_releases(session, principal, vulnerability.id)
     pks = {release.id for release, _ in affected}
-    per_release = _devices_per_release(session, principal, pks)
+    per_release = devices_per_release(session, principal, pks)
     shown = [(r, c) for r, c in affected if manufacturer or per_release.get(r.id, 0) > 0]
     fixed = _fixed_releases(
         session, [release for release, _ in affected], {release.model for release, _ in shown}
     )
     listed = _listed_releases([release for release, _ in shown], per_release, device_limit)
-    devices = _device_rows(session, principal, listed, device_limit)
-    hospitals = _hospitals(session, _devices_per_site(session, principal, pks), devices)
+    devices = device_rows(session, principal, listed, device_limit)
+    hospitals = _hospitals(session, devices_per_site(session, principal, pks), devices)
     device_count = sum(h.device_count for h in hospitals)
     return Exposure(
         vulnerability=summarize_vulnerability(session, vulnerability),
