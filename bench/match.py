@@ -31,10 +31,11 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from typing import Any
+
+from json_child import JsonChild
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 GOAL_EXPOSURE_SECONDS = 1.0
@@ -45,36 +46,11 @@ def log(message: str) -> None:
     print(f"[bench/match] {message}", file=sys.stderr, flush=True)
 
 
-class Child:
+class Child(JsonChild):
     """The child process that holds the synthetic data between commands."""
 
     def __init__(self, arguments: list[str]) -> None:
-        command = [sys.executable, os.path.abspath(__file__), "--child", *arguments]
-        self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-
-    def ask(self, command: str | None = None) -> dict[str, Any]:
-        """Send ``command`` (if any) and read the child's one-line JSON answer."""
-        stdin, stdout = self.process.stdin, self.process.stdout
-        assert stdin is not None
-        assert stdout is not None
-        if command is not None:
-            stdin.write(command + "\n")
-            stdin.flush()
-        line = stdout.readline()
-        if not line:
-            raise SystemExit(f"the child ended early (asked {command!r})")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
-
-    def finish(self) -> float:
-        """Tell the child to end; its whole-life ``ru_maxrss`` in MB (via ``os.wait4``)."""
-        self.ask("done")
-        _, status, usage = os.wait4(self.process.pid, 0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit("the child failed")
-        return round(usage.ru_maxrss / 1024, 1)
+        super().__init__(__file__, arguments, "the child")
 
 
 def main() -> None:
@@ -145,7 +121,7 @@ def main() -> None:
     if not options.no_exposure:
         log(f"exposure: {devices:,} devices in {hospitals:,} hospitals on PostgreSQL")
         exposure = child.ask("exposure")
-    overall_mb = child.finish()
+    _, overall_mb = child.finish()
     engine = min((r["engine"] for r in rounds), key=lambda e: e["seconds"])
     baseline = min((r["baseline"] for r in rounds), key=lambda b: b["seconds"])
     summary: dict[str, Any] = {

@@ -38,10 +38,11 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from typing import Any
+
+from json_child import JsonChild
 
 FULL_SIZES = (1_000_000, 2_000_000)
 QUICK_SIZES = (100_000, 200_000)
@@ -95,48 +96,18 @@ def log(message: str) -> None:
     print(f"[bench/plan] {message}", file=sys.stderr, flush=True)
 
 
-class Child:
+class Child(JsonChild):
     """One size's child process, holding its synthetic fleet between timed rounds."""
 
     def __init__(self, devices: int, sites: int, seed: int) -> None:
         self.devices = devices
-        command = [
-            sys.executable,
-            os.path.abspath(__file__),
-            "--child",
-            "--devices",
-            str(devices),
-            "--sites",
-            str(sites),
-            "--seed",
-            str(seed),
-        ]
-        self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
+        arguments = ["--devices", str(devices), "--sites", str(sites), "--seed", str(seed)]
+        super().__init__(__file__, arguments, f"the child for {devices:,} devices")
 
-    def ask(self, command: str | None = None) -> dict[str, Any]:
-        """Send ``command`` (if any) and read the child's one-line JSON answer."""
-        stdin, stdout = self.process.stdin, self.process.stdout
-        assert stdin is not None
-        assert stdout is not None
-        if command is not None:
-            stdin.write(command + "\n")
-            stdin.flush()
-        line = stdout.readline()
-        if not line:
-            raise SystemExit(f"the child for {self.devices:,} devices ended early")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
-
-    def finish(self) -> dict[str, Any]:
+    def finish_summary(self) -> dict[str, Any]:
         """The child's summary plus its peak memory (``ru_maxrss`` via ``os.wait4``, MB)."""
-        summary = self.ask("done")
-        _, status, usage = os.wait4(self.process.pid, 0)
-        self.process.returncode = os.waitstatus_to_exitcode(status)
-        if self.process.returncode != 0:
-            raise SystemExit(f"the child for {self.devices:,} devices failed")
-        summary["peak_mb"] = round(usage.ru_maxrss / 1024, 1)
+        summary, peak_mb = self.finish()
+        summary["peak_mb"] = peak_mb
         return summary
 
 
@@ -160,7 +131,7 @@ def measure(
                 f" s, startable {figures[child.devices]['startable_s']} s"
             )
         per_round.append([figures[size] for size in sizes])
-    return [child.finish() for child in children], per_round
+    return [child.finish_summary() for child in children], per_round
 
 
 def main() -> None:
