@@ -28,12 +28,13 @@ def release_row(
     now: datetime,
     *,
     state: str = "released",
+    org_id: int | None = None,
     **fields: Any,
 ) -> Release:
-    """A release of the world's manufacturer in ``state``, never signed (``released_at`` set
-    when released)."""
+    """A release of the world's manufacturer (or of ``org_id``) in ``state``, never signed
+    (``released_at`` set when released)."""
     release = Release(
-        org_id=world.admin.org_id,
+        org_id=world.admin.org_id if org_id is None else org_id,
         model=model,
         version=version,
         version_number=number,

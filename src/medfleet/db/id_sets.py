@@ -15,11 +15,17 @@ from sqlalchemy import ColumnElement, Integer, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+IdColumn = (
+    InstrumentedAttribute[int]
+    | InstrumentedAttribute[int | None]
+    | ColumnElement[int]
+    | ColumnElement[int | None]
+)
 
-def one_of(
-    session: Session, column: InstrumentedAttribute[int] | ColumnElement[int], ids: Collection[int]
-) -> ColumnElement[bool]:
-    """A condition true where ``column`` is one of ``ids`` (false for an empty set)."""
+
+def one_of(session: Session, column: IdColumn, ids: Collection[int]) -> ColumnElement[bool]:
+    """A condition true where ``column`` is one of ``ids`` (false for an empty set and for a
+    NULL in a nullable column)."""
     values = sorted(set(ids))
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, values, type_=ARRAY(Integer)))

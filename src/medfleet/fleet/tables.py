@@ -19,6 +19,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Date,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
@@ -84,17 +85,18 @@ class Device(Base):
 
     ``in_clinical_use`` is the last state the device reported (None: it never reported one).
     The ``udi_*`` fields come from the device's GS1 UDI (``medfleet.fleet.udi``).
+    ``installed_release_pk`` is the release record of ``(model, installed_version)``, or None
+    when medfleet has none; the database keeps it (migration 0015).
     """
 
     __tablename__ = "device"
     __table_args__ = (
         UniqueConstraint("model", "serial"),
-        # Exposure: which devices run a given release (medfleet.vulns.exposure).
-        # INCLUDE lets PostgreSQL count per hospital and site from the index alone.
+        # Exposure: which devices run given releases (medfleet.vulns.exposure_devices).
+        # INCLUDE lets PostgreSQL count per release, hospital and site from the index alone.
         Index(
-            "ix_device_model_installed_version",
-            "model",
-            "installed_version",
+            "ix_device_installed_release_pk",
+            "installed_release_pk",
             postgresql_include=["org_id", "site_id", "is_test_device"],
         ),
     )
@@ -115,6 +117,12 @@ class Device(Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     installed_version: Mapped[str | None] = mapped_column(String(64))
     installed_version_number: Mapped[int | None] = mapped_column(BigInteger)
+    # Set by the database alone (triggers of migration 0015), never by medfleet's code.
+    installed_release_pk: Mapped[int | None] = mapped_column(
+        ForeignKey("release_record.id", ondelete="SET NULL"),
+        server_default=FetchedValue(),
+        server_onupdate=FetchedValue(),
+    )
     site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"), index=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     is_test_device: Mapped[bool] = mapped_column(default=False, server_default=false())

@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
@@ -49,7 +50,11 @@ class Release(Base):
     """One release of one device model, from draft to its signed target."""
 
     __tablename__ = "release_record"
-    __table_args__ = (UniqueConstraint("org_id", "model", "version"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "model", "version"),
+        # The devices' link to the release they run is looked up by model and version.
+        Index("ix_release_record_model_version", "model", "version"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)

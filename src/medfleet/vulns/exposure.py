@@ -2,9 +2,10 @@
 
 A release is affected when it has a finding for the vulnerability that still counts (active
 and not ruled out by VEX, as ``vex_service.exposed_findings`` decides). A device is exposed when
-it runs an affected release (its model and installed version are the release's; test devices
-included and marked). Counts per release and per hospital and site are computed in SQL
-(``exposure_devices``), so they stay exact and fast for millions of devices. At most
+it runs an affected release (its model and installed version are the release's, linked by the
+database as ``device.installed_release_pk``; test devices included and marked). Counts per
+release and per hospital and site are computed in SQL (``exposure_devices``), so they stay
+exact and fast for millions of devices. At most
 ``device_limit`` device rows are listed: release by release (model, version), then in
 registration order. The fixed release of a model is the lowest released (not withdrawn) release
 above every affected release of that model whose SBOM is imported and that carries no counting
@@ -31,11 +32,7 @@ from medfleet.db.id_sets import one_of
 from medfleet.releases.model import ReleaseState, release_id
 from medfleet.releases.tables import Release
 from medfleet.vulns.errors import InvalidExposureRequestError
-from medfleet.vulns.exposure_devices import (
-    device_rows,
-    devices_per_release,
-    devices_per_site,
-)
+from medfleet.vulns.exposure_devices import device_counts, device_rows
 from medfleet.vulns.exposure_model import (
     AffectedRelease,
     AssessmentDeadlines,
@@ -312,14 +309,15 @@ def vulnerability_exposure(
     manufacturer = principal.org_kind is OrgKind.MANUFACTURER
     affected = _affected_releases(session, principal, vulnerability.id)
     pks = {release.id for release, _ in affected}
-    per_release = devices_per_release(session, principal, pks)
+    counts = device_counts(session, principal, pks)
+    per_release = counts.per_release
     shown = [(r, c) for r, c in affected if manufacturer or per_release.get(r.id, 0) > 0]
     fixed = _fixed_releases(
         session, [release for release, _ in affected], {release.model for release, _ in shown}
     )
     listed = _listed_releases([release for release, _ in shown], per_release, device_limit)
     devices = device_rows(session, principal, listed, device_limit)
-    hospitals = _hospitals(session, devices_per_site(session, principal, pks), devices)
+    hospitals = _hospitals(session, counts.per_site, devices)
     device_count = sum(h.device_count for h in hospitals)
     return Exposure(
         vulnerability=summarize_vulnerability(session, vulnerability),

@@ -1,22 +1,25 @@
 """The device side of exposure: counts and listings of the devices running given releases.
 
-A device runs a release when its model and installed version are the release's. Everything is
-counted in SQL: per release through the device index on (model, installed version), per
-hospital and site with an ``EXISTS`` over the releases; release id sets go to PostgreSQL as one
-array (``db.id_sets``). ``in_scope`` narrows a hospital user to its own devices.
+A device runs a release when its model and installed version are the release's; the database
+keeps that link as ``device.installed_release_pk`` (migration 0015). Everything is counted in
+SQL from the index on it, which carries hospital, site and the test flag; release id sets go to
+PostgreSQL as one array (``db.id_sets``). ``in_scope`` narrows a hospital user to its own
+devices.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, select
+from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from medfleet.accounts.model import OrgKind, Principal
 from medfleet.accounts.tables import Department
 from medfleet.db.id_sets import one_of
+from medfleet.db.planner import without
 from medfleet.fleet.tables import Device
 from medfleet.releases.tables import Release
 from medfleet.vulns.exposure_model import ExposedDevice
@@ -29,51 +32,74 @@ def in_scope(principal: Principal) -> list[ColumnElement[bool]]:
     return [Device.org_id == principal.org_id]
 
 
-def runs_affected_release(session: Session, release_pks: Collection[int]) -> ColumnElement[bool]:
-    """True for a device whose model and installed version are one of these releases'."""
-    return exists().where(
-        Release.model == Device.model,
-        Release.version == Device.installed_version,
-        one_of(session, Release.id, release_pks),
-    )
+@dataclass(frozen=True)
+class DeviceCounts:
+    """Exposed devices per affected release (releases without devices absent), and
+    (devices, test devices) per (hospital, site)."""
+
+    per_release: dict[int, int]
+    per_site: dict[tuple[int, int | None], tuple[int, int]]
 
 
-def devices_per_release(
+def device_counts(
     session: Session, principal: Principal, release_pks: Collection[int]
-) -> dict[int, int]:
-    """Exposed devices per affected release, within the caller's scope (releases without
-    devices absent). Counted per release through the (model, installed version) index."""
+) -> DeviceCounts:
+    """The devices running one of these releases, within the caller's scope, counted per
+    release and per hospital and site. On PostgreSQL in one pass over the index on the
+    installed release (``GROUPING SETS``: per release in index order, per site hashed)."""
     if not release_pks:
-        return {}
-    devices = (
-        select(func.count())
-        .where(
-            Device.model == Release.model,
-            Device.installed_version == Release.version,
-            *in_scope(principal),
+        return DeviceCounts({}, {})
+    runs = [one_of(session, Device.installed_release_pk, release_pks), *in_scope(principal)]
+    tests = func.count().filter(Device.is_test_device.is_(True))
+    if session.get_bind().dialect.name != "postgresql":
+        releases = session.execute(
+            select(Device.installed_release_pk, func.count())
+            .where(*runs)
+            .group_by(Device.installed_release_pk)
         )
-        .correlate(Release)
-        .scalar_subquery()
-    )
-    rows = session.execute(
-        select(Release.id, devices).where(one_of(session, Release.id, release_pks))
-    )
-    return {pk: count for pk, count in rows if count}
+        sites = session.execute(
+            select(Device.org_id, Device.site_id, func.count(), tests)
+            .where(*runs)
+            .group_by(Device.org_id, Device.site_id)
+        )
+        return DeviceCounts(
+            {pk: count for pk, count in releases if pk is not None},
+            _per_site(sites),
+        )
+    per_release: dict[int, int] = {}
+    per_site: list[tuple[int, int | None, int, int]] = []
+    # PostgreSQL would rather filter a sequential scan and hash both groupings; on a million
+    # exposed devices the index-only scan, grouped per release as it comes, is about 1.7 times
+    # faster (bench/match.py, bench/README.md).
+    with without(session, "seqscan"):
+        rows = session.execute(
+            select(
+                func.grouping(Device.installed_release_pk),
+                Device.installed_release_pk,
+                Device.org_id,
+                Device.site_id,
+                func.count(),
+                tests,
+            )
+            .where(*runs)
+            .group_by(
+                func.grouping_sets(
+                    tuple_(Device.installed_release_pk), tuple_(Device.org_id, Device.site_id)
+                )
+            )
+        ).all()
+    for per_site_row, release_pk, org, site, count, test_count in rows:
+        if per_site_row:
+            per_site.append((org, site, count, test_count))
+        elif release_pk is not None:
+            per_release[release_pk] = count
+    return DeviceCounts(per_release, _per_site(per_site))
 
 
-def devices_per_site(
-    session: Session, principal: Principal, release_pks: Collection[int]
+def _per_site(
+    rows: Iterable[tuple[int, int | None, int, int]],
 ) -> dict[tuple[int, int | None], tuple[int, int]]:
-    """(devices, test devices) per (hospital, site) running an affected release."""
-    if not release_pks:
-        return {}
-    tests = func.sum(case((Device.is_test_device, 1), else_=0))
-    rows = session.execute(
-        select(Device.org_id, Device.site_id, func.count(), tests)
-        .where(runs_affected_release(session, release_pks), *in_scope(principal))
-        .group_by(Device.org_id, Device.site_id)
-    )
-    return {(org, site): (count, int(test_count or 0)) for org, site, count, test_count in rows}
+    return {(org, site): (count, test_count) for org, site, count, test_count in rows}
 
 
 def device_rows(
@@ -95,12 +121,9 @@ def device_rows(
             Department.name,
             Device.is_test_device,
         )
-        .join(
-            Release,
-            and_(Release.model == Device.model, Release.version == Device.installed_version),
-        )
+        .join(Release, Release.id == Device.installed_release_pk)
         .outerjoin(Department, Department.id == Device.department_id)
-        .where(one_of(session, Release.id, release_pks), *in_scope(principal))
+        .where(one_of(session, Device.installed_release_pk, release_pks), *in_scope(principal))
         .order_by(Release.model, Release.version_number, Device.id)
     )
     if limit is not None:
