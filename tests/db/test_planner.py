@@ -42,7 +42,9 @@ def test_restored_when_the_statement_inside_fails(runtime: Runtime) -> None:
 
 
 def test_an_unknown_method_is_refused(runtime: Runtime) -> None:
-    with transaction(runtime.sessions) as session:
-        with pytest.raises(ValueError, match="unknown planner method 'indexscan'"):
-            with without(session, "indexscan"):
-                pass
+    with (
+        transaction(runtime.sessions) as session,
+        pytest.raises(ValueError, match="unknown planner method 'indexscan'"),
+        without(session, "indexscan"),
+    ):
+        pass
