@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, delete, insert, inspect, text
+from sqlalchemy import Engine, create_engine, delete, insert, inspect, text
 from sqlalchemy.engine import make_url
 
 from medfleet.audit.model import GENESIS_HASH
@@ -73,6 +73,35 @@ def pg_url() -> Iterator[str]:
     try:
         yield url
     finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a brand-new, unmigrated database of its own (for tests that move the
+    schema up and down): a SQLite file, or a PostgreSQL database dropped afterwards."""
+    if request.param == "sqlite":
+        engine = make_engine(load_settings(tmp_path))
+        yield engine
+        engine.dispose()
+        return
+    reason = _pg_reason()
+    if reason is not None:
+        if IN_CI:
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
+    name = f"medfleet_migration_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(load_settings(tmp_path, database_url=url))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

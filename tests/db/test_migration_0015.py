@@ -1,20 +1,14 @@
 """Migration 0015 links the devices already in the database, and downgrades cleanly.
 
-Runs on its own database (a SQLite file, or a PostgreSQL database made for the test), since it
-moves the schema down and up again.
+Runs on a database of its own (``empty_engine``), since it moves the schema down and up again.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 from alembic import command
-from sqlalchemy import Engine, create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.orm import Session
 
 from medfleet.accounts.model import OrgKind
@@ -22,31 +16,8 @@ from medfleet.accounts.tables import Organization, User
 from medfleet.db.migrate import alembic_config, current_revision, head_revision, upgrade
 from medfleet.fleet.tables import Device
 from medfleet.releases.tables import Release
-from tests.conftest import PG_ADMIN_URL
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = create_engine(f"sqlite:///{tmp_path / 'migrate.db'}")
-        yield engine
-        engine.dispose()
-        return
-    request.getfixturevalue("pg_url")  # skips (or fails under CI=true) without a server
-    name = f"medfleet_migrate_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = create_engine(make_url(PG_ADMIN_URL).set(database=name))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _fleet(engine: Engine) -> int:
@@ -95,7 +66,10 @@ def _links(engine: Engine) -> dict[str, int | None]:
         return dict(rows.all())
 
 
-def test_upgrade_links_existing_devices_and_downgrade_removes_the_link(engine: Engine) -> None:
+def test_upgrade_links_existing_devices_and_downgrade_removes_the_link(
+    empty_engine: Engine,
+) -> None:
+    engine = empty_engine
     upgrade(engine)
     release_pk = _fleet(engine)
     assert _links(engine) == {"SN-1": release_pk, "SN-2": None}

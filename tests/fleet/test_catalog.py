@@ -3,19 +3,14 @@ migration that puts the models of already registered devices into it."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, create_engine, inspect, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, inspect, select, text
 
 from medfleet.audit.tables import AuditEventRow
-from medfleet.config import load_settings
-from medfleet.db.engine import make_engine, transaction
+from medfleet.db.engine import transaction
 from medfleet.db.migrate import alembic_config, upgrade
 from medfleet.fleet import catalog
 from medfleet.fleet.errors import (
@@ -27,7 +22,6 @@ from medfleet.fleet.errors import (
 )
 from medfleet.runtime import Runtime
 from tests.builders import MODEL, MODEL_GTIN, World, build_world
-from tests.conftest import PG_ADMIN_URL, _pg_reason
 
 
 @pytest.fixture
@@ -155,32 +149,6 @@ def test_supported_from_is_set_cleared_and_recorded_once(runtime: Runtime, world
 
 
 # -- the migration -------------------------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An engine on a brand-new, unmigrated database."""
-    if request.param == "sqlite":
-        engine = make_engine(load_settings(tmp_path))
-        yield engine
-        engine.dispose()
-        return
-    reason = _pg_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    name = f"medfleet_migration_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(load_settings(tmp_path, database_url=url))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_upgrade_catalogues_the_models_devices_already_use(empty_engine: Engine) -> None:
