@@ -69,17 +69,16 @@ def _links(engine: Engine) -> dict[str, int | None]:
 def test_upgrade_links_existing_devices_and_downgrade_removes_the_link(
     empty_engine: Engine,
 ) -> None:
-    engine = empty_engine
-    upgrade(engine)
-    release_pk = _fleet(engine)
-    assert _links(engine) == {"SN-1": release_pk, "SN-2": None}
+    upgrade(empty_engine)
+    release_pk = _fleet(empty_engine)
+    assert _links(empty_engine) == {"SN-1": release_pk, "SN-2": None}
 
-    command.downgrade(alembic_config(engine), "0014")
-    columns = {column["name"] for column in inspect(engine).get_columns("device")}
+    command.downgrade(alembic_config(empty_engine), "0014")
+    columns = {column["name"] for column in inspect(empty_engine).get_columns("device")}
     assert "installed_release_pk" not in columns
-    with engine.begin() as connection:  # without the triggers, nothing is kept any more
+    with empty_engine.begin() as connection:  # without the triggers, nothing is kept any more
         connection.execute(text("UPDATE device SET installed_version = '4.1.0'"))
 
-    upgrade(engine)
-    assert current_revision(engine) == head_revision(engine)
-    assert _links(engine) == {"SN-1": release_pk, "SN-2": release_pk}
+    upgrade(empty_engine)
+    assert current_revision(empty_engine) == head_revision(empty_engine)
+    assert _links(empty_engine) == {"SN-1": release_pk, "SN-2": release_pk}

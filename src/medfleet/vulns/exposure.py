@@ -5,11 +5,10 @@ and not ruled out by VEX, as ``vex_service.exposed_findings`` decides). A device
 it runs an affected release (its model and installed version are the release's, linked by the
 database as ``device.installed_release_pk``; test devices included and marked). Counts per
 release and per hospital and site are computed in SQL (``exposure_devices``), so they stay
-exact and fast for millions of devices. At most
-``device_limit`` device rows are listed: release by release (model, version), then in
-registration order. The fixed release of a model is the lowest released (not withdrawn) release
-above every affected release of that model whose SBOM is imported and that carries no counting
-finding for the vulnerability.
+exact and fast for millions of devices. At most ``device_limit`` device rows are listed:
+release by release (model, version), then in registration order. The fixed release of a model
+is the lowest released (not withdrawn) release above every affected release of that model whose
+SBOM is imported and that carries no counting finding for the vulnerability.
 
 Scope: manufacturer staff see every hospital. A hospital user sees only its own devices, sites
 and counts, only the releases its devices run, and of the assessment only what a customer is

@@ -89,18 +89,21 @@ _RELINK_SQLITE = f"""
     WHERE model = {{row}}.model AND installed_version = {{row}}.version;
 """
 
+_LINK_NEW_SQLITE = f"""
+    UPDATE device SET installed_release_pk = {_release_of("NEW.model", "NEW.installed_version")}
+    WHERE id = NEW.id;
+"""
+
 _SQLITE = [
     f"""
     CREATE TRIGGER device_link_installed_release_on_insert AFTER INSERT ON device BEGIN
-        UPDATE device SET installed_release_pk = {_release_of("NEW.model", "NEW.installed_version")}
-        WHERE id = NEW.id;
+        {_LINK_NEW_SQLITE}
     END
     """,
     f"""
     CREATE TRIGGER device_link_installed_release_on_update
     AFTER UPDATE OF model, installed_version ON device BEGIN
-        UPDATE device SET installed_release_pk = {_release_of("NEW.model", "NEW.installed_version")}
-        WHERE id = NEW.id;
+        {_LINK_NEW_SQLITE}
     END
     """,
     f"""
