@@ -10,19 +10,21 @@ ranges in the JSON form ``AdvisoryPackage.ranges`` stores (``[{"type": "ECOSYSTE
 ``ignored`` says, for each part of the record that medfleet cannot use (an affected entry of an
 ecosystem without a purl type, git-only ranges), why it was left out; nothing is dropped
 silently. ``content_sha256`` fingerprints the record as imported: a re-import of the same record
-with the same parser is recognised and changes nothing.
+with the same parser is recognised and changes nothing. ``parse_record`` is the one way the
+source parsers (``osv``, ``nvd``) turn a malformed record into an error that names it.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from medfleet.audit.model import canonical_json
+from medfleet.vulns.errors import InvalidAdvisoryError, VulnsError
 
 PARSER_VERSION = 1
 """Part of every content hash: raising it makes the next import re-read every stored record."""
@@ -139,3 +141,29 @@ def parse_timestamp(value: object) -> datetime | None:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def parse_record(
+    record: object,
+    location: str,
+    parse: Callable[[Mapping[str, Any]], ParsedAdvisory],
+    *,
+    kind: str,
+    named: str,
+) -> ParsedAdvisory:
+    """``parse(record)`` for a JSON object; any problem becomes one ``InvalidAdvisoryError``
+    that names ``location``, and the record as ``named`` and its id (``kind`` without one).
+
+    Raises:
+        InvalidAdvisoryError: ``record`` is not an object, or ``parse`` raised a ``ValueError``
+            or a ``VulnsError``.
+    """
+    where = f"{location}: " if location else ""
+    if not isinstance(record, Mapping):
+        raise InvalidAdvisoryError(f"{where}an {kind} must be a JSON object")
+    try:
+        return parse(record)
+    except (VulnsError, ValueError) as exc:
+        record_id = record.get("id")
+        label = f"{named} {record_id}" if isinstance(record_id, str) else kind
+        raise InvalidAdvisoryError(f"{where}{label}: {exc}") from exc

@@ -30,10 +30,10 @@ from medfleet.vulns.advisory_model import (
     ParsedAdvisory,
     Severity,
     Source,
+    parse_record,
     parse_timestamp,
     severity_from_name,
 )
-from medfleet.vulns.errors import InvalidAdvisoryError, VulnsError
 from medfleet.vulns.keys import parse_cpe
 
 _CVE_ID = re.compile(r"^CVE-\d{4}-\d{4,}$")
@@ -53,15 +53,9 @@ def parse_nvd_cve(cve: object, location: str = "", *, packages: bool = True) -> 
         InvalidAdvisoryError: not an object, no CVE id, a field of the wrong type, a bad
             timestamp or CPE; the message names ``location``.
     """
-    where = f"{location}: " if location else ""
-    if not isinstance(cve, Mapping):
-        raise InvalidAdvisoryError(f"{where}an NVD CVE must be a JSON object")
-    try:
-        return _parse(cve, packages)
-    except (VulnsError, ValueError) as exc:
-        cve_id = cve.get("id")
-        label = f"NVD {cve_id}" if isinstance(cve_id, str) else "NVD CVE"
-        raise InvalidAdvisoryError(f"{where}{label}: {exc}") from exc
+    return parse_record(
+        cve, location, lambda fields: _parse(fields, packages), kind="NVD CVE", named="NVD"
+    )
 
 
 def _parse(cve: Mapping[str, Any], with_packages: bool) -> ParsedAdvisory:

@@ -34,11 +34,12 @@ from medfleet.vulns.advisory_model import (
     ParsedAdvisory,
     Severity,
     Source,
+    parse_record,
     parse_timestamp,
     severity_from_name,
 )
 from medfleet.vulns.cvss_scores import Scored, base_score
-from medfleet.vulns.errors import InvalidAdvisoryError, InvalidIdentifierError, VulnsError
+from medfleet.vulns.errors import InvalidIdentifierError, VulnsError
 from medfleet.vulns.identity import normalize_id
 from medfleet.vulns.keys import package_key
 from medfleet.vulns.ranges import ranges_from_json
@@ -84,15 +85,13 @@ def parse_osv(record: object, location: str = "", *, packages: bool = True) -> P
         InvalidAdvisoryError: not an object, no ``id`` or ``modified``, a field of the wrong
             type, a bad timestamp, purl or range event; the message names ``location``.
     """
-    where = f"{location}: " if location else ""
-    if not isinstance(record, Mapping):
-        raise InvalidAdvisoryError(f"{where}an OSV record must be a JSON object")
-    try:
-        return _parse(record, packages)
-    except (VulnsError, ValueError) as exc:
-        source_id = record.get("id")
-        label = f"OSV record {source_id}" if isinstance(source_id, str) else "OSV record"
-        raise InvalidAdvisoryError(f"{where}{label}: {exc}") from exc
+    return parse_record(
+        record,
+        location,
+        lambda fields: _parse(fields, packages),
+        kind="OSV record",
+        named="OSV record",
+    )
 
 
 def _parse(record: Mapping[str, Any], with_packages: bool) -> ParsedAdvisory:
