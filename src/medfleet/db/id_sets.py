@@ -13,7 +13,9 @@ from collections.abc import Collection
 
 from sqlalchemy import ColumnElement, Integer, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute
+
+from medfleet.db.dialect import Executor, on_postgresql
 
 IdColumn = (
     InstrumentedAttribute[int]
@@ -23,10 +25,11 @@ IdColumn = (
 )
 
 
-def one_of(session: Session, column: IdColumn, ids: Collection[int]) -> ColumnElement[bool]:
+def one_of(executor: Executor, column: IdColumn, ids: Collection[int]) -> ColumnElement[bool]:
     """A condition true where ``column`` is one of ``ids`` (false for an empty set and for a
-    NULL in a nullable column)."""
+    NULL in a nullable column), for statements run on ``executor`` (a session or a
+    connection)."""
     values = sorted(set(ids))
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgresql(executor):
         return column == any_(bindparam(None, values, type_=ARRAY(Integer)))
     return column.in_(bindparam(None, values, expanding=True, literal_execute=True))

@@ -1,8 +1,9 @@
 """Planner method switches for one statement whose best plan PostgreSQL does not find itself.
 
-``without(session, "seqscan")`` turns ``enable_seqscan`` off for the statements run inside it
-and then puts back the value the transaction had (``set_config(..., is_local => true)``: the
-setting never outlives the transaction, and another connection never sees it). Use it only
+``without(session, "seqscan")`` (a session or a connection) turns ``enable_seqscan`` off for
+the statements run inside it and then puts back the value the transaction had
+(``set_config(..., is_local => true)``: the setting never outlives the transaction, and another
+connection never sees it). Use it only
 where a benchmark shows the planner's choice slower on the data it is for, and say so where
 it is used. Elsewhere (SQLite) it does nothing.
 """
@@ -13,24 +14,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+
+from medfleet.db.dialect import Executor, on_postgresql
 
 METHODS = frozenset({"seqscan", "hashagg", "sort", "nestloop", "hashjoin", "mergejoin"})
 
 
 @contextmanager
-def without(session: Session, method: str) -> Iterator[None]:
+def without(executor: Executor, method: str) -> Iterator[None]:
     """The statements inside are planned without ``method`` (one of ``METHODS``) where
-    another plan exists; the transaction's own setting is restored afterwards."""
+    another plan exists; the transaction's own setting is restored afterwards. ``executor`` is
+    the session or connection the statements run on."""
     if method not in METHODS:
         raise ValueError(f"unknown planner method {method!r}")
-    if session.get_bind().dialect.name != "postgresql":
+    if not on_postgresql(executor):
         yield
         return
     name = f"enable_{method}"
-    before = session.scalar(select(func.current_setting(name)))
-    session.execute(select(func.set_config(name, "off", True)))
+    before = executor.scalar(select(func.current_setting(name)))
+    executor.execute(select(func.set_config(name, "off", True)))
     try:
         yield
     finally:
-        session.execute(select(func.set_config(name, before, True)))
+        executor.execute(select(func.set_config(name, before, True)))

@@ -5,7 +5,8 @@ and not ruled out by VEX, as ``vex_service.exposed_findings`` decides). A device
 it runs an affected release (its model and installed version are the release's, linked by the
 database as ``device.installed_release_pk``; test devices included and marked). Counts per
 release and per hospital and site are computed in SQL (``exposure_devices``), so they stay
-exact and fast for millions of devices. At most ``device_limit`` device rows are listed:
+exact and fast for millions of devices; on PostgreSQL they are counted on a second connection
+in the same snapshot (``db.side_read``) while this one reads the findings and releases. At most ``device_limit`` device rows are listed:
 release by release (model, version), then in registration order. The fixed release of a model
 is the lowest released (not withdrawn) release above every affected release of that model whose
 SBOM is imported and that carries no counting finding for the vulnerability.
@@ -28,10 +29,11 @@ from sqlalchemy.orm import Session
 from medfleet.accounts.model import OrgKind, Principal
 from medfleet.accounts.tables import Organization, Site
 from medfleet.db.id_sets import one_of
+from medfleet.db.side_read import start_side_read
 from medfleet.releases.model import ReleaseState, release_id
 from medfleet.releases.tables import Release
 from medfleet.vulns.errors import InvalidExposureRequestError
-from medfleet.vulns.exposure_devices import device_counts, device_rows
+from medfleet.vulns.exposure_devices import count_candidates, device_rows, exact_counts
 from medfleet.vulns.exposure_model import (
     AffectedRelease,
     AssessmentDeadlines,
@@ -106,37 +108,6 @@ def _listed_releases(
     return chosen
 
 
-def _exposed_components(
-    session: Session, vulnerability_id: int
-) -> dict[int, list[ExposedComponent]]:
-    """Per release, its components with an active finding for the vulnerability that VEX does
-    not rule out (the rule of ``vex_service.exposed_findings``), read as plain columns."""
-    in_force = in_force_for(session, vulnerability_id)
-    rows = session.execute(
-        select(
-            Finding.release_pk,
-            Finding.matched_by,
-            Finding.reason,
-            SbomComponent.name,
-            SbomComponent.version,
-            SbomComponent.purl,
-            SbomComponent.cpe,
-            SbomComponent.bom_ref,
-        )
-        .join(SbomComponent, SbomComponent.id == Finding.component_id)
-        .where(Finding.vulnerability_id == vulnerability_id, Finding.active.is_(True))
-    )
-    per_release: dict[int, list[ExposedComponent]] = defaultdict(list)
-    for release_pk, matched_by, reason, name, version, purl, cpe, bom_ref in rows:
-        if in_force.exposes(release_pk, purl or bom_ref, vulnerability_id):
-            per_release[release_pk].append(
-                ExposedComponent(name, version, purl, cpe, matched_by, reason)
-            )
-    for components in per_release.values():
-        components.sort(key=lambda c: (c.name, c.version or "", c.purl or c.cpe or ""))
-    return per_release
-
-
 _RELEASE_COLUMNS = (
     Release.id,
     Release.org_id,
@@ -150,14 +121,45 @@ _RELEASE_COLUMNS = (
 def _affected_releases(
     session: Session, principal: Principal, vulnerability_id: int
 ) -> list[tuple[_ReleaseRow, list[ExposedComponent]]]:
-    components = _exposed_components(session, vulnerability_id)
-    if not components:
-        return []
-    query = select(*_RELEASE_COLUMNS).where(one_of(session, Release.id, components.keys()))
+    """The releases (a manufacturer's own only) with an active finding for the vulnerability
+    that VEX does not rule out (the rule of ``vex_service.exposed_findings``), each with those
+    findings' components; by model and version. One query of plain columns."""
+    in_force = in_force_for(session, vulnerability_id)
+    query = (
+        select(
+            *_RELEASE_COLUMNS,
+            Finding.matched_by,
+            Finding.reason,
+            SbomComponent.name,
+            SbomComponent.version,
+            SbomComponent.purl,
+            SbomComponent.cpe,
+            SbomComponent.bom_ref,
+        )
+        .join(Release, Release.id == Finding.release_pk)
+        .join(SbomComponent, SbomComponent.id == Finding.component_id)
+        .where(Finding.vulnerability_id == vulnerability_id, Finding.active.is_(True))
+    )
     if principal.org_kind is OrgKind.MANUFACTURER:
         query = query.where(Release.org_id == principal.org_id)
-    rows = session.execute(query.order_by(Release.model, Release.version_number))
-    return [(_ReleaseRow(*row), components.get(row[0], [])) for row in rows]
+    affected: dict[int, tuple[_ReleaseRow, list[ExposedComponent]]] = {}
+    for row in session.connection().execute(query):
+        pk, org, model, version, number, state, matched_by, reason, *component = row
+        name, component_version, purl, cpe, bom_ref = component
+        if not in_force.exposes(pk, purl or bom_ref, vulnerability_id):
+            continue
+        if pk not in affected:
+            affected[pk] = (_ReleaseRow(pk, org, model, version, number, state), [])
+        affected[pk][1].append(
+            ExposedComponent(name, component_version, purl, cpe, matched_by, reason)
+        )
+    for _, components in affected.values():
+        components.sort(key=lambda c: (c.name, c.version or "", c.purl or c.cpe or ""))
+    return sorted(affected.values(), key=lambda item: _release_order(item[0]))
+
+
+def _release_order(release: _ReleaseRow) -> tuple[str, int, int]:
+    return release.model, release.version_number, release.id
 
 
 def _fixed_releases(
@@ -223,8 +225,14 @@ def _names(
 ) -> dict[int, str]:
     if not ids:
         return {}
-    rows = session.execute(select(table.id, table.name).where(one_of(session, table.id, ids)))
+    rows = session.connection().execute(
+        select(table.id, table.name).where(one_of(session, table.id, ids))
+    )
     return dict(rows.all())
+
+
+def _device_order(device: ExposedDevice) -> tuple[str, str]:
+    return device.serial, device.device_id
 
 
 def _hospitals(
@@ -236,9 +244,10 @@ def _hospitals(
     site_names = _names(session, Site, {site for _, site in counts if site is not None})
     sites_of: dict[int, list[SiteExposure]] = defaultdict(list)
     for (org, site), (count, tests) in counts.items():
-        listed = sorted(devices.get((org, site), []), key=lambda d: (d.serial, d.device_id))
+        listed = devices.get((org, site))
+        shown = () if listed is None else tuple(sorted(listed, key=_device_order))
         name = None if site is None else site_names[site]
-        sites_of[org].append(SiteExposure(site, name, count, tests, tuple(listed)))
+        sites_of[org].append(SiteExposure(site, name, count, tests, shown))
     hospitals = []
     for org, sites in sites_of.items():
         sites.sort(key=lambda s: (s.name is None, s.name or "", s.id or 0))
@@ -306,9 +315,13 @@ def vulnerability_exposure(
         raise InvalidExposureRequestError("the device limit cannot be negative")
     vulnerability = find_vulnerability(session, id_or_alias)
     manufacturer = principal.org_kind is OrgKind.MANUFACTURER
+    # The device count is the longest step; it runs beside the findings and releases read.
+    counting = start_side_read(
+        session, lambda connection: count_candidates(connection, principal, vulnerability.id)
+    )
     affected = _affected_releases(session, principal, vulnerability.id)
     pks = {release.id for release, _ in affected}
-    counts = device_counts(session, principal, pks)
+    counts = exact_counts(session.connection(), principal, pks, counting.result())
     per_release = counts.per_release
     shown = [(r, c) for r, c in affected if manufacturer or per_release.get(r.id, 0) > 0]
     fixed = _fixed_releases(

@@ -5,6 +5,12 @@ keeps that link as ``device.installed_release_pk`` (migration 0015). Everything 
 SQL from the index on it, which carries hospital, site and the test flag; release id sets go to
 PostgreSQL as one array (``db.id_sets``). ``in_scope`` narrows a hospital user to its own
 devices.
+
+``count_candidates`` needs only the vulnerability: it counts the devices of every release with
+an active finding, before VEX is applied, so that it can start at once beside the rest of the
+query. ``exact_counts`` then narrows those counts to the releases VEX leaves affected, exactly
+(a device runs one release): unchanged when no release was ruled out, less the ruled-out
+releases' devices when they are the fewer, else counted afresh.
 """
 
 from __future__ import annotations
@@ -13,16 +19,18 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, select, tuple_
+from sqlalchemy import ColumnElement, Connection, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from medfleet.accounts.model import OrgKind, Principal
 from medfleet.accounts.tables import Department
+from medfleet.db.dialect import on_postgresql
 from medfleet.db.id_sets import one_of
 from medfleet.db.planner import without
 from medfleet.fleet.tables import Device
 from medfleet.releases.tables import Release
 from medfleet.vulns.exposure_model import ExposedDevice
+from medfleet.vulns.tables import Finding
 
 
 def in_scope(principal: Principal) -> list[ColumnElement[bool]]:
@@ -35,29 +43,93 @@ def in_scope(principal: Principal) -> list[ColumnElement[bool]]:
 @dataclass(frozen=True)
 class DeviceCounts:
     """Exposed devices per affected release (releases without devices absent), and
-    (devices, test devices) per (hospital, site)."""
+    (devices, test devices) per (hospital, site) (sites without devices absent)."""
 
     per_release: dict[int, int]
     per_site: dict[tuple[int, int | None], tuple[int, int]]
 
+    def without(self, removed: DeviceCounts) -> DeviceCounts:
+        """These counts less ``removed``, the counts of some of the same releases' devices
+        (exact: a device runs one release)."""
+        per_site = dict(self.per_site)
+        for key, (count, tests) in removed.per_site.items():
+            left = (per_site[key][0] - count, per_site[key][1] - tests)
+            if left[0]:
+                per_site[key] = left
+            else:
+                del per_site[key]
+        per_release = {
+            pk: count for pk, count in self.per_release.items() if pk not in removed.per_release
+        }
+        return DeviceCounts(per_release, per_site)
+
+
+@dataclass(frozen=True)
+class CandidateCounts:
+    """The releases with an active finding for a vulnerability, within the caller's scope,
+    before VEX is applied; and the devices running them, counted."""
+
+    release_pks: frozenset[int]
+    counts: DeviceCounts
+
+
+def count_candidates(
+    connection: Connection, principal: Principal, vulnerability_id: int
+) -> CandidateCounts:
+    """Count the devices running a release with an active finding for the vulnerability
+    (a manufacturer's own releases only). Needs nothing the caller computes, so it can run
+    beside the rest of the exposure query (``db.side_read``); ``exact_counts`` then narrows
+    it to the releases VEX leaves affected."""
+    query = select(Finding.release_pk).where(
+        Finding.vulnerability_id == vulnerability_id, Finding.active.is_(True)
+    )
+    if principal.org_kind is OrgKind.MANUFACTURER:
+        query = query.join(Release, Release.id == Finding.release_pk).where(
+            Release.org_id == principal.org_id
+        )
+    release_pks = frozenset(connection.scalars(query.distinct()))
+    return CandidateCounts(release_pks, device_counts(connection, principal, release_pks))
+
+
+def exact_counts(
+    connection: Connection,
+    principal: Principal,
+    release_pks: Collection[int],
+    candidates: CandidateCounts,
+) -> DeviceCounts:
+    """The device counts of exactly ``release_pks`` (the affected releases), from the
+    candidates' counts: as they are when the sets agree; less the devices of the releases
+    VEX ruled out when those are the fewer; otherwise counted afresh."""
+    affected = frozenset(release_pks)
+    ruled_out = candidates.release_pks - affected
+    if not affected <= candidates.release_pks:  # a finding newer than the candidates' snapshot
+        return device_counts(connection, principal, affected)
+    if not ruled_out:
+        return candidates.counts
+    per_release = candidates.counts.per_release
+    ruled_out_devices = sum(per_release.get(pk, 0) for pk in ruled_out)
+    if 2 * ruled_out_devices > sum(per_release.values()):
+        return device_counts(connection, principal, affected)
+    return candidates.counts.without(device_counts(connection, principal, ruled_out))
+
 
 def device_counts(
-    session: Session, principal: Principal, release_pks: Collection[int]
+    connection: Connection, principal: Principal, release_pks: Collection[int]
 ) -> DeviceCounts:
     """The devices running one of these releases, within the caller's scope, counted per
     release and per hospital and site. On PostgreSQL in one pass over the index on the
     installed release (``GROUPING SETS``: per release in index order, per site hashed)."""
     if not release_pks:
         return DeviceCounts({}, {})
-    runs = [one_of(session, Device.installed_release_pk, release_pks), *in_scope(principal)]
+    runs = [one_of(connection, Device.installed_release_pk, release_pks), *in_scope(principal)]
     tests = func.count().filter(Device.is_test_device.is_(True))
-    if session.get_bind().dialect.name != "postgresql":
-        releases = session.execute(
+    if not on_postgresql(connection):
+        releases = connection.execute(
             select(Device.installed_release_pk, func.count())
             .where(*runs)
             .group_by(Device.installed_release_pk)
         )
-        sites = session.execute(
+        sites = connection.execute(
             select(Device.org_id, Device.site_id, func.count(), tests)
             .where(*runs)
             .group_by(Device.org_id, Device.site_id)
@@ -71,8 +143,8 @@ def device_counts(
     # PostgreSQL would rather filter a sequential scan and hash both groupings; on a million
     # exposed devices the index-only scan, grouped per release as it comes, is about 1.7 times
     # faster (bench/match.py, bench/README.md).
-    with without(session, "seqscan"):
-        rows = session.execute(
+    with without(connection, "seqscan"):
+        rows = connection.execute(
             select(
                 func.grouping(Device.installed_release_pk),
                 Device.installed_release_pk,

@@ -152,14 +152,23 @@ class Finding(Base):
     """A release's component carries a vulnerability: which advisory said so, and why."""
 
     __tablename__ = "vuln_finding"
-    __table_args__ = (UniqueConstraint("release_pk", "component_id", "vulnerability_id"),)
+    __table_args__ = (
+        UniqueConstraint("release_pk", "component_id", "vulnerability_id"),
+        # Which releases have an active finding for a vulnerability, from the index alone.
+        Index(
+            "ix_vuln_finding_vulnerability_active_release",
+            "vulnerability_id",
+            "active",
+            "release_pk",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     release_pk: Mapped[int] = mapped_column(ForeignKey("release_record.id"), index=True)
     component_id: Mapped[int] = mapped_column(
         ForeignKey("sbom_component.id", ondelete="CASCADE"), index=True
     )
-    vulnerability_id: Mapped[int] = mapped_column(ForeignKey("vulnerability.id"), index=True)
+    vulnerability_id: Mapped[int] = mapped_column(ForeignKey("vulnerability.id"))
     advisory_id: Mapped[int | None] = mapped_column(ForeignKey("advisory.id", ondelete="SET NULL"))
     matched_by: Mapped[str] = mapped_column(String(8))  # "purl" | "cpe"
     reason: Mapped[str] = mapped_column(Text)
