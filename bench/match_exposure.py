@@ -234,7 +234,9 @@ def load(
         connection.autocommit = True
         connection.execute("VACUUM ANALYZE")
     finally:
-        raw.close()
+        # Autocommit and the settings above are the load's own: the connection is closed, not
+        # handed back to the pool for the timed queries.
+        raw.invalidate()
     return {"load_s": round(time.perf_counter() - started, 1), "rows": counts}
 
 

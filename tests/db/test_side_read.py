@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Connection, create_engine, func, select, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from medfleet.accounts.model import OrgKind
@@ -157,3 +158,14 @@ def test_on_sqlite_it_runs_on_the_session_s_connection(runtime: Runtime) -> None
         side = start_side_read(session, hospitals)
         assert not side.beside
         assert side.result() == 1
+
+
+@pytest.mark.parametrize("settings", ["postgresql"], indirect=True)
+@pytest.mark.postgres
+def test_in_autocommit_mode_it_runs_on_the_session_s_connection(runtime: Runtime) -> None:
+    add_hospital(runtime, "Only")
+    autocommit = runtime.db.execution_options(isolation_level="AUTOCOMMIT")
+    with Session(autocommit) as session:
+        side = start_side_read(session, lambda c: (hospitals(c), backend(c)))
+        assert not side.beside
+        assert side.result() == (1, backend(session.connection()))

@@ -66,8 +66,11 @@ def start_side_read(session: Session, read: Callable[[Connection], T]) -> SideRe
     ``read`` gets a connection and must only read."""
     side = SideRead(session, read)
     connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        return side
+    if (
+        connection.dialect.name != "postgresql"
+        or connection.connection.driver_connection.autocommit
+    ):
+        return side  # an autocommit statement's snapshot ends with the statement
     snapshot, written = connection.execute(
         select(func.pg_export_snapshot(), func.txid_current_if_assigned())
     ).one()

@@ -6,8 +6,10 @@ it runs an affected release (its model and installed version are the release's, 
 database as ``device.installed_release_pk``; test devices included and marked). Counts per
 release and per hospital and site are computed in SQL (``exposure_devices``), so they stay
 exact and fast for millions of devices; on PostgreSQL they are counted on a second connection
-in the same snapshot (``db.side_read``) while this one reads the findings and releases. At most ``device_limit`` device rows are listed:
-release by release (model, version), then in registration order. The fixed release of a model
+in the same snapshot (``db.side_read``) while this one reads the findings and releases.
+
+At most ``device_limit`` device rows are listed: release by release (model, version), then in
+registration order. The fixed release of a model
 is the lowest released (not withdrawn) release above every affected release of that model whose
 SBOM is imported and that carries no counting finding for the vulnerability.
 
