@@ -92,6 +92,11 @@ def start_side_read(session: Session, read: Callable[[Connection], T]) -> SideRe
     return side
 
 
+def _autocommits(connection: Connection) -> bool:
+    """Whether each statement is its own transaction (its exported snapshot ends with it)."""
+    return bool(getattr(connection.connection.driver_connection, "autocommit", False))
+
+
 def _read_in_snapshot(engine: Engine, snapshot: str, read: Callable[[Connection], T]) -> T:
     if not _SNAPSHOT_ID.fullmatch(snapshot):
         raise ValueError(f"unexpected snapshot id {snapshot!r}")
