@@ -66,11 +66,8 @@ def start_side_read(session: Session, read: Callable[[Connection], T]) -> SideRe
     ``read`` gets a connection and must only read."""
     side = SideRead(session, read)
     connection = session.connection()
-    if (
-        connection.dialect.name != "postgresql"
-        or connection.connection.driver_connection.autocommit
-    ):
-        return side  # an autocommit statement's snapshot ends with the statement
+    if connection.dialect.name != "postgresql" or _autocommits(connection):
+        return side
     snapshot, written = connection.execute(
         select(func.pg_export_snapshot(), func.txid_current_if_assigned())
     ).one()
@@ -90,6 +87,11 @@ def start_side_read(session: Session, read: Callable[[Connection], T]) -> SideRe
     side._future = future
     threading.Thread(target=run, name="medfleet-side-read", daemon=True).start()
     return side
+
+
+def _autocommits(connection: Connection) -> bool:
+    """Whether each statement is its own transaction (its exported snapshot ends with it)."""
+    return bool(getattr(connection.connection.driver_connection, "autocommit", False))
 
 
 def _autocommits(connection: Connection) -> bool:
