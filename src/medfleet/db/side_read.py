@@ -94,11 +94,6 @@ def _autocommits(connection: Connection) -> bool:
     return bool(getattr(connection.connection.driver_connection, "autocommit", False))
 
 
-def _autocommits(connection: Connection) -> bool:
-    """Whether each statement is its own transaction (its exported snapshot ends with it)."""
-    return bool(getattr(connection.connection.driver_connection, "autocommit", False))
-
-
 def _read_in_snapshot(engine: Engine, snapshot: str, read: Callable[[Connection], T]) -> T:
     if not _SNAPSHOT_ID.fullmatch(snapshot):
         raise ValueError(f"unexpected snapshot id {snapshot!r}")
