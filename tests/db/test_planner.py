@@ -48,3 +48,17 @@ def test_an_unknown_method_is_refused(runtime: Runtime) -> None:
         without(session, "indexscan"),
     ):
         pass
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("settings", ["postgresql"], indirect=True)
+def test_parallel_workers_off_inside(runtime: Runtime) -> None:
+    def workers(session: Session) -> str:
+        return str(session.scalar(select(func.current_setting("max_parallel_workers_per_gather"))))
+
+    with transaction(runtime.sessions) as session:
+        before = workers(session)
+        assert before != "0"
+        with without(session, "parallel"):
+            assert workers(session) == "0"
+        assert workers(session) == before

@@ -16,6 +16,7 @@ from medfleet.db.side_read import SideRead
 from medfleet.vulns.exposure_devices import (
     CandidateCounts,
     DeviceCounts,
+    SiteCount,
     count_candidates,
     device_counts,
     exact_counts,
@@ -111,7 +112,10 @@ def test_candidates_are_the_releases_with_an_active_finding(scene: Scene) -> Non
 
 
 def test_counts_without_some_releases_drop_the_emptied_sites() -> None:
-    counts = DeviceCounts({1: 3, 2: 1}, {(10, 100): (3, 1), (10, None): (1, 0)})
-    removed = DeviceCounts({2: 1}, {(10, None): (1, 0)})
-    assert counts.without(removed) == DeviceCounts({1: 3}, {(10, 100): (3, 1)})
+    north, none = SiteCount("Bayview", "North", 3, 1), SiteCount("Bayview", None, 1, 0)
+    counts = DeviceCounts({1: 3, 2: 1, 3: 1}, {(10, 100): north, (10, None): none})
+    removed = DeviceCounts({2: 1, 3: 1}, {(10, None): none, (10, 100): north._replace(devices=1)})
+    assert counts.without(removed) == DeviceCounts(
+        {1: 3}, {(10, 100): SiteCount("Bayview", "North", 2, 0)}
+    )
     assert counts.without(counts) == DeviceCounts({}, {})

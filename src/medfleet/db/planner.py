@@ -3,9 +3,9 @@
 ``without(session, "seqscan")`` (a session or a connection) turns ``enable_seqscan`` off for
 the statements run inside it and then puts back the value the transaction had
 (``set_config(..., is_local => true)``: the setting never outlives the transaction, and another
-connection never sees it). Use it only
-where a benchmark shows the planner's choice slower on the data it is for, and say so where
-it is used. Elsewhere (SQLite) it does nothing.
+connection never sees it); ``"parallel"`` sets ``max_parallel_workers_per_gather`` to 0.
+Use it only where a benchmark shows the planner's choice slower on the data it is for, and
+say so where it is used. Elsewhere (SQLite) it does nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +17,15 @@ from sqlalchemy import func, select
 
 from medfleet.db.dialect import Executor, on_postgresql
 
-METHODS = frozenset({"seqscan", "hashagg", "sort", "nestloop", "hashjoin", "mergejoin"})
+# Each method, and the setting and value that switch it off.
+_SWITCHES = {
+    **{method: (f"enable_{method}", "off") for method in (
+        "seqscan", "hashagg", "sort", "nestloop", "hashjoin", "mergejoin"
+    )},
+    # Parallel workers: for a statement that runs while another connection keeps a core busy.
+    "parallel": ("max_parallel_workers_per_gather", "0"),
+}  # fmt: skip
+METHODS = frozenset(_SWITCHES)
 
 
 @contextmanager
@@ -30,9 +38,9 @@ def without(executor: Executor, method: str) -> Iterator[None]:
     if not on_postgresql(executor):
         yield
         return
-    name = f"enable_{method}"
+    name, off = _SWITCHES[method]
     before = executor.scalar(select(func.current_setting(name)))
-    executor.execute(select(func.set_config(name, "off", True)))
+    executor.execute(select(func.set_config(name, off, True)))
     try:
         yield
     finally:

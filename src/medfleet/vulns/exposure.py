@@ -29,13 +29,18 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from medfleet.accounts.model import OrgKind, Principal
-from medfleet.accounts.tables import Organization, Site
-from medfleet.db.id_sets import one_of
+from medfleet.db.planner import without
 from medfleet.db.side_read import start_side_read
 from medfleet.releases.model import ReleaseState, release_id
 from medfleet.releases.tables import Release
 from medfleet.vulns.errors import InvalidExposureRequestError
-from medfleet.vulns.exposure_devices import count_candidates, device_rows, exact_counts
+from medfleet.vulns.exposure_devices import (
+    SiteCount,
+    SiteKey,
+    count_candidates,
+    device_rows,
+    exact_counts,
+)
 from medfleet.vulns.exposure_model import (
     AffectedRelease,
     AssessmentDeadlines,
@@ -145,10 +150,14 @@ def _affected_releases(
     if principal.org_kind is OrgKind.MANUFACTURER:
         query = query.where(Release.org_id == principal.org_id)
     affected: dict[int, tuple[_ReleaseRow, list[ExposedComponent]]] = {}
-    for row in session.connection().execute(query):
-        pk, org, model, version, number, state, matched_by, reason, *component = row
-        name, component_version, purl, cpe, bom_ref = component
-        if not in_force.exposes(pk, purl or bom_ref, vulnerability_id):
+    # Parallel workers would only take the core that the device count (db.side_read) is on.
+    with without(session, "parallel"):
+        rows = session.connection().execute(query).all()
+    vex_applies = bool(in_force.statements())
+    for row in rows:
+        pk, org, model, version, number, state, matched_by, reason = row[:8]
+        name, component_version, purl, cpe, bom_ref = row[8:]
+        if vex_applies and not in_force.exposes(pk, purl or bom_ref, vulnerability_id):
             continue
         if pk not in affected:
             affected[pk] = (_ReleaseRow(pk, org, model, version, number, state), [])
@@ -222,41 +231,29 @@ def _fixed_releases(
     return tuple(fixed)
 
 
-def _names(
-    session: Session, table: type[Organization] | type[Site], ids: Collection[int]
-) -> dict[int, str]:
-    if not ids:
-        return {}
-    rows = session.connection().execute(
-        select(table.id, table.name).where(one_of(session, table.id, ids))
-    )
-    return dict(rows.all())
-
-
 def _device_order(device: ExposedDevice) -> tuple[str, str]:
     return device.serial, device.device_id
 
 
 def _hospitals(
-    session: Session,
-    counts: dict[tuple[int, int | None], tuple[int, int]],
-    devices: dict[tuple[int, int | None], list[ExposedDevice]],
+    per_site: dict[SiteKey, SiteCount], devices: dict[SiteKey, list[ExposedDevice]]
 ) -> tuple[HospitalExposure, ...]:
-    org_names = _names(session, Organization, {org for org, _ in counts})
-    site_names = _names(session, Site, {site for _, site in counts if site is not None})
     sites_of: dict[int, list[SiteExposure]] = defaultdict(list)
-    for (org, site), (count, tests) in counts.items():
+    names: dict[int, str] = {}
+    for (org, site), counted in per_site.items():
         listed = devices.get((org, site))
         shown = () if listed is None else tuple(sorted(listed, key=_device_order))
-        name = None if site is None else site_names[site]
-        sites_of[org].append(SiteExposure(site, name, count, tests, shown))
+        names[org] = counted.hospital
+        sites_of[org].append(
+            SiteExposure(site, counted.site, counted.devices, counted.test_devices, shown)
+        )
     hospitals = []
     for org, sites in sites_of.items():
         sites.sort(key=lambda s: (s.name is None, s.name or "", s.id or 0))
         hospitals.append(
             HospitalExposure(
                 id=org,
-                name=org_names[org],
+                name=names[org],
                 device_count=sum(s.device_count for s in sites),
                 test_device_count=sum(s.test_device_count for s in sites),
                 sites=tuple(sites),
@@ -331,7 +328,7 @@ def vulnerability_exposure(
     )
     listed = _listed_releases([release for release, _ in shown], per_release, device_limit)
     devices = device_rows(session, principal, listed, device_limit)
-    hospitals = _hospitals(session, counts.per_site, devices)
+    hospitals = _hospitals(counts.per_site, devices)
     device_count = sum(h.device_count for h in hospitals)
     return Exposure(
         vulnerability=summarize_vulnerability(session, vulnerability),

@@ -16,14 +16,15 @@ releases' devices when they are the fewer, else counted afresh.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Connection, func, select, tuple_
+from sqlalchemy import ColumnElement, Connection, Subquery, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from medfleet.accounts.model import OrgKind, Principal
-from medfleet.accounts.tables import Department
+from medfleet.accounts.tables import Department, Organization, Site
 from medfleet.db.dialect import on_postgresql
 from medfleet.db.id_sets import one_of
 from medfleet.db.planner import without
@@ -40,24 +41,37 @@ def in_scope(principal: Principal) -> list[ColumnElement[bool]]:
     return [Device.org_id == principal.org_id]
 
 
+class SiteCount(NamedTuple):
+    """The exposed devices at one site (or of one hospital without a site), and its names."""
+
+    hospital: str
+    site: str | None
+    devices: int
+    test_devices: int
+
+
+SiteKey = tuple[int, int | None]  # (hospital id, site id or None)
+
+
 @dataclass(frozen=True)
 class DeviceCounts:
-    """Exposed devices per affected release (releases without devices absent), and
-    (devices, test devices) per (hospital, site) (sites without devices absent)."""
+    """Exposed devices per affected release and per (hospital, site); releases and sites
+    without exposed devices are absent."""
 
     per_release: dict[int, int]
-    per_site: dict[tuple[int, int | None], tuple[int, int]]
+    per_site: dict[SiteKey, SiteCount]
 
     def without(self, removed: DeviceCounts) -> DeviceCounts:
         """These counts less ``removed``, the counts of some of the same releases' devices
         (exact: a device runs one release)."""
         per_site = dict(self.per_site)
-        for key, (count, tests) in removed.per_site.items():
-            left = (per_site[key][0] - count, per_site[key][1] - tests)
-            if left[0]:
-                per_site[key] = left
-            else:
-                del per_site[key]
+        for key, gone in removed.per_site.items():
+            kept = per_site.pop(key)
+            if kept.devices > gone.devices:
+                per_site[key] = kept._replace(
+                    devices=kept.devices - gone.devices,
+                    test_devices=kept.test_devices - gone.test_devices,
+                )
         per_release = {
             pk: count for pk, count in self.per_release.items() if pk not in removed.per_release
         }
@@ -129,49 +143,60 @@ def device_counts(
             .where(*runs)
             .group_by(Device.installed_release_pk)
         )
-        sites = connection.execute(
+        sites = (
             select(Device.org_id, Device.site_id, func.count(), tests)
             .where(*runs)
             .group_by(Device.org_id, Device.site_id)
+            .subquery()
         )
         return DeviceCounts(
             {pk: count for pk, count in releases if pk is not None},
-            _per_site(sites),
+            {key: count for _, key, count in _named(connection, sites)},
         )
-    per_release: dict[int, int] = {}
-    per_site: list[tuple[int, int | None, int, int]] = []
     # PostgreSQL would rather filter a sequential scan and hash both groupings; on a million
     # exposed devices the index-only scan, grouped per release as it comes, is about 1.7 times
     # faster (bench/match.py, bench/README.md).
+    counted = (
+        select(
+            Device.org_id,
+            Device.site_id,
+            func.count(),
+            tests,
+            func.grouping(Device.installed_release_pk),
+            Device.installed_release_pk,
+        )
+        .where(*runs)
+        .group_by(
+            func.grouping_sets(
+                tuple_(Device.installed_release_pk), tuple_(Device.org_id, Device.site_id)
+            )
+        )
+        .subquery()
+    )
+    per_release: dict[int, int] = {}
+    per_site: dict[SiteKey, SiteCount] = {}
     with without(connection, "seqscan"):
-        rows = connection.execute(
-            select(
-                func.grouping(Device.installed_release_pk),
-                Device.installed_release_pk,
-                Device.org_id,
-                Device.site_id,
-                func.count(),
-                tests,
-            )
-            .where(*runs)
-            .group_by(
-                func.grouping_sets(
-                    tuple_(Device.installed_release_pk), tuple_(Device.org_id, Device.site_id)
-                )
-            )
-        ).all()
-    for per_site_row, release_pk, org, site, count, test_count in rows:
-        if per_site_row:
-            per_site.append((org, site, count, test_count))
-        elif release_pk is not None:
-            per_release[release_pk] = count
-    return DeviceCounts(per_release, _per_site(per_site))
+        for (per_site_row, release_pk), key, count in _named(connection, counted):
+            if per_site_row:
+                per_site[key] = count
+            elif release_pk is not None:
+                per_release[release_pk] = count.devices
+    return DeviceCounts(per_release, per_site)
 
 
-def _per_site(
-    rows: Iterable[tuple[int, int | None, int, int]],
-) -> dict[tuple[int, int | None], tuple[int, int]]:
-    return {(org, site): (count, test_count) for org, site, count, test_count in rows}
+def _named(
+    connection: Connection, counted: Subquery
+) -> Iterator[tuple[tuple[Any, ...], SiteKey, SiteCount]]:
+    """The rows of ``counted`` (hospital id, site id, devices, test devices, then any other
+    columns), with the hospital's and the site's names: (the other columns, key, count)."""
+    org, site, devices, test_devices, *rest = counted.c
+    rows = connection.execute(
+        select(org, site, Organization.name, Site.name, devices, test_devices, *rest)
+        .outerjoin(Organization, Organization.id == org)
+        .outerjoin(Site, Site.id == site)
+    )
+    for org_id, site_id, hospital, site_name, count, tests, *other in rows:
+        yield tuple(other), (org_id, site_id), SiteCount(hospital, site_name, count, tests)
 
 
 def device_rows(
