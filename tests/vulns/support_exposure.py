@@ -177,6 +177,18 @@ class Scene:
                 .values(installed_version=version)
             )
 
+    def rule_out(self, release_id: str) -> None:
+        """A VEX statement: the release's openssl is not affected by Heartbleed."""
+        with transaction(self.rt.sessions) as session:
+            not_affected(
+                session,
+                self.world,
+                self.releases[release_id],
+                self.vulnerability_id,
+                self.components[release_id],
+                self.rt.clock.now(),
+            )
+
     def assess(self, **kw: Any) -> None:
         """Record the manufacturer's assessment of Heartbleed."""
         with transaction(self.rt.sessions) as session:

@@ -24,7 +24,6 @@ from tests.vulns.support_exposure import (
     add_finding,
     add_release,
     add_sbom,
-    not_affected,
     principal_named,
     scene,
 )
@@ -199,15 +198,7 @@ def test_inactive_findings_do_not_count(scene: Scene) -> None:
 
 def test_vex_not_affected_removes_a_release(scene: Scene) -> None:
     """Exposure applies VEX in force as ``vex_service.exposed_findings`` does (same releases)."""
-    with transaction(scene.rt.sessions) as session:
-        not_affected(
-            session,
-            scene.world,
-            scene.releases["IP-100-4.0.0"],
-            scene.vulnerability_id,
-            scene.components["IP-100-4.0.0"],
-            scene.rt.clock.now(),
-        )
+    scene.rule_out("IP-100-4.0.0")
     found = exposure(scene, "eng")
     assert release_counts(found) == {"IP-100-4.1.0": 4, "VM-7-1.0.0": 1}
     serials = {d.serial for h in found.hospitals for s in h.sites for d in s.devices}
