@@ -71,10 +71,12 @@ def start_side_read(session: Session, read: Callable[[Connection], T]) -> SideRe
     snapshot, written = connection.execute(
         select(func.pg_export_snapshot(), func.txid_current_if_assigned())
     ).one()
-    if written is not None or not _running.acquire(blocking=False):
+    if written is not None:
+        return side
+    engine = _side_engine(connection.engine)
+    if not _running.acquire(blocking=False):
         return side
     future: Future[T] = Future()
-    engine = _side_engine(connection.engine)
 
     def run() -> None:
         try:
@@ -84,8 +86,12 @@ def start_side_read(session: Session, read: Callable[[Connection], T]) -> SideRe
         finally:
             _running.release()
 
+    try:
+        threading.Thread(target=run, name="medfleet-side-read", daemon=True).start()
+    except RuntimeError:  # no thread to be had: read on the session's connection
+        _running.release()
+        return side
     side._future = future
-    threading.Thread(target=run, name="medfleet-side-read", daemon=True).start()
     return side
 
 
