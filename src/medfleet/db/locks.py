@@ -14,6 +14,8 @@ import hashlib
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from medfleet.db.dialect import on_postgresql
+
 
 def lock_key(name: str) -> int:
     """The signed 64-bit advisory-lock key of ``name`` (stable across processes and versions)."""
@@ -23,5 +25,5 @@ def lock_key(name: str) -> int:
 
 def hold_until_commit(session: Session, name: str) -> None:
     """Wait for, then hold, the lock ``name`` until the session's transaction ends."""
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgresql(session):
         session.execute(select(func.pg_advisory_xact_lock(lock_key(name))))

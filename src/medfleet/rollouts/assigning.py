@@ -34,6 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from medfleet.audit.model import NewEvent
+from medfleet.db.dialect import on_postgresql
 from medfleet.fleet.tables import Device
 from medfleet.releases.tables import Release
 from medfleet.rollouts.campaign_model import (
@@ -168,8 +169,7 @@ def claim(session: Session, rows: list[dict[str, Any]]) -> set[int]:
     a row whose instruction is being withdrawn (``clear_pending``) is taken over, since the new
     instruction replaces the old one in the director just as a clear would. Returns the
     devices taken."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = postgresql.insert if on_postgresql(session) else sqlite.insert
     taken: set[int] = set()
     ordered = sorted(rows, key=lambda row: int(row["device_pk"]))
     for offset in range(0, len(ordered), _CHUNK):

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from medfleet.audit.model import NewEvent
 from medfleet.audit.service import AuditLog
+from medfleet.db.dialect import on_postgresql
 from medfleet.db.engine import transaction
 from medfleet.releases.tables import Release
 from medfleet.runtime import Runtime
@@ -167,7 +168,7 @@ def _claim(
 ) -> bool:
     """Insert the alert unless it exists (or another worker's uncommitted one does, which this
     waits for); True when this call inserted it."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = postgresql.insert if on_postgresql(session) else sqlite.insert
     statement = (
         insert(DeadlineAlert)
         .values(assessment_id=row.id, kind=kind.value, due_at=due_at, raised_at=now)

@@ -9,9 +9,9 @@ exact and fast for millions of devices; on PostgreSQL they are counted on a seco
 in the same snapshot (``db.side_read``) while this one reads the findings and releases.
 
 At most ``device_limit`` device rows are listed: release by release (model, version), then in
-registration order. The fixed release of a model
-is the lowest released (not withdrawn) release above every affected release of that model whose
-SBOM is imported and that carries no counting finding for the vulnerability.
+registration order. The fixed release of a model is the lowest released (not withdrawn) release
+above every affected release of that model whose SBOM is imported and that carries no counting
+finding for the vulnerability.
 
 Scope: manufacturer staff see every hospital. A hospital user sees only its own devices, sites
 and counts, only the releases its devices run, and of the assessment only what a customer is
